@@ -1,0 +1,26 @@
+//! pauseplay pauses Salesforce automations during maintenance windows and restores them
+//! exactly afterwards.
+//!
+//! # Layout
+//!
+//! The library does the work; `src/main.rs` only parses the command line, calls into here and
+//! maps the outcome to an exit code.
+//!
+//! - [`config`]: the layered, validated configuration; secrets are loaded and wrapped here.
+//! - [`salesforce`]: the HTTP client for one org (token minting, query, Tooling sobjects,
+//!   composite, limits) and the Salesforce wire types. Only this module and [`sim`] speak HTTP.
+//! - [`automation`]: the five kinds of automation, their discovery queries and the
+//!   *will pause* / *skip* classification of every component.
+//! - [`plan`]: turns a discovery into the report that `pauseplay plan` prints.
+//! - [`sim`]: the simulated Salesforce org used by `pauseplay sim`, `pauseplay demo` and every
+//!   test. It is written from the wire-format reference, never from the client.
+//! - [`demo`]: the end-to-end demonstration on a built-in simulated org.
+//!
+//! See `ARCHITECTURE.md` for the invariants that hold across these modules.
+
+pub mod automation;
+pub mod config;
+pub mod demo;
+pub mod plan;
+pub mod salesforce;
+pub mod sim;

@@ -1,0 +1,3 @@
+//! The simulated Salesforce org.
+
+pub mod soql;
