@@ -7,6 +7,19 @@
 
 use serde_json::{Map, Value};
 
+use error::Diagnostic;
+
+mod ast;
+mod error;
+mod eval;
+mod lexer;
+mod like;
+mod output;
+mod parser;
+mod resolve;
+#[cfg(test)]
+mod tests;
+
 /// Describes one sObject type visible to a query.
 #[derive(Debug, Clone, Copy)]
 pub struct ObjectSchema {
@@ -76,9 +89,26 @@ pub struct SoqlError {
 /// Parses and evaluates `soql` against `catalog`. `url_prefix` is the sobjects path used in
 /// `attributes.url`, e.g. `/services/data/v66.0/tooling/sobjects`.
 pub fn run(soql: &str, catalog: &dyn Catalog, url_prefix: &str) -> Result<QueryOutput, SoqlError> {
-    let _ = (soql, catalog, url_prefix);
-    Err(SoqlError {
-        code: SoqlErrorCode::MalformedQuery,
-        message: "the SOQL engine is being written on the soql branch".to_owned(),
+    if soql.trim().is_empty() {
+        return Err(SoqlError {
+            code: SoqlErrorCode::MalformedQuery,
+            message: "SOQL statements cannot be empty or null".to_owned(),
+        });
+    }
+    execute(soql, catalog, url_prefix).map_err(|diagnostic| diagnostic.render(soql))
+}
+
+fn execute(soql: &str, catalog: &dyn Catalog, url_prefix: &str) -> Result<QueryOutput, Diagnostic> {
+    let chars: Vec<char> = soql.chars().collect();
+    let tokens = lexer::tokenize(&chars)?;
+    let query = parser::parse(&tokens)?;
+    let object = resolve::object(catalog, &query)?;
+    let rows = catalog.rows(object.name);
+    let plan = resolve::plan(catalog, object, &query, &rows)?;
+    let selected = eval::select_rows(&plan, &rows);
+    Ok(QueryOutput {
+        object: object.name,
+        records: output::records(&plan, &selected, url_prefix),
+        selects_single_row_fields: plan.selects_single_row_fields,
     })
 }
