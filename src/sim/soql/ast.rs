@@ -84,6 +84,26 @@ pub(super) enum LiteralValue {
     Null,
 }
 
+impl LiteralValue {
+    pub(super) fn kind(&self) -> LiteralKind {
+        match self {
+            LiteralValue::Str(_) => LiteralKind::Text,
+            LiteralValue::Number(_) => LiteralKind::Number,
+            LiteralValue::Bool(_) => LiteralKind::Boolean,
+            LiteralValue::Null => LiteralKind::Null,
+        }
+    }
+}
+
+/// What a literal is, for type checks; a `LIKE` pattern counts as `Text`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LiteralKind {
+    Text,
+    Number,
+    Boolean,
+    Null,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Direction {
     Asc,

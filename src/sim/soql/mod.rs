@@ -4,6 +4,10 @@
 //! being queried, standard or Tooling) and the URL prefix for `attributes.url`. Everything that
 //! is not in the subset is refused with the error code Salesforce uses for it, so a client that
 //! drifts from real SOQL fails here first.
+//!
+//! The pipeline is `lexer` (tokens with character spans) → `parser` (syntax tree) → `resolve`
+//! (names bound to the catalog, types checked) → `eval` (filter, sort, limit) → `output`
+//! (record JSON). Errors travel as positioned diagnostics and are rendered once, in `error`.
 
 use serde_json::{Map, Value};
 

@@ -127,6 +127,7 @@ impl<'t> Parser<'t> {
     fn operand_path(&mut self) -> Result<Selected, Diagnostic> {
         if let (Some(name), Some(next)) = (self.peek(), self.tokens.get(self.pos + 1))
             && matches!(name.kind, TokenKind::Ident(_))
+            && !is_reserved(name)
             && next.kind == TokenKind::LParen
         {
             let what = format!("the function {}()", name.text);
@@ -155,9 +156,7 @@ impl<'t> Parser<'t> {
     /// An identifier that is not a reserved word (field or object name).
     fn name(&mut self) -> Result<Name, Diagnostic> {
         match self.peek() {
-            Some(token) if RESERVED.iter().any(|word| token.is_word(word)) => {
-                Err(self.unexpected())
-            }
+            Some(token) if is_reserved(token) => Err(self.unexpected()),
             _ => self.identifier(),
         }
     }
@@ -358,14 +357,11 @@ impl<'t> Parser<'t> {
                         "LIMIT must be a non-negative value",
                     ));
                 }
-                if text.contains('.') {
+                if !text.chars().all(|c| c.is_ascii_digit()) {
                     return Err(self.unexpected());
                 }
                 // Past u64 every row fits anyway, so saturate rather than refuse.
-                let limit = text
-                    .trim_start_matches('+')
-                    .parse::<u64>()
-                    .unwrap_or(u64::MAX);
+                let limit = text.parse::<u64>().unwrap_or(u64::MAX);
                 self.pos += 1;
                 Ok(limit)
             }
@@ -451,6 +447,10 @@ impl<'t> Parser<'t> {
             }
         }
     }
+}
+
+fn is_reserved(token: &Token) -> bool {
+    RESERVED.iter().any(|word| token.is_word(word))
 }
 
 fn unexpected_token(token: &Token) -> Diagnostic {

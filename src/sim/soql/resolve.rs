@@ -6,8 +6,11 @@
 
 use serde_json::{Map, Value};
 
-use super::ast::{Condition, Direction, FieldPath, InList, Literal, LiteralValue, Query, Selected};
+use super::ast::{
+    Condition, Direction, FieldPath, InList, LiteralKind, LiteralValue, Query, Selected,
+};
 use super::error::Diagnostic;
+use super::eval;
 use super::lexer::{CmpOp, StrChar};
 use super::{Catalog, ObjectSchema, SoqlErrorCode};
 
@@ -206,7 +209,7 @@ impl Binder<'_> {
             Condition::Not(inner) => Filter::Not(Box::new(self.condition(inner)?)),
             Condition::Compare { operand, op, value } => {
                 let path = self.path(self.operand(operand)?)?;
-                self.check_literal(&path, value)?;
+                check_literal(&path, self.field_kind(&path), value.value.kind(), value.at)?;
                 Filter::Compare {
                     path,
                     op: *op,
@@ -225,8 +228,9 @@ impl Binder<'_> {
                         return Err(Diagnostic::unsupported(*at, "a semi-join subquery"));
                     }
                 };
+                let field_kind = self.field_kind(&path);
                 for value in values {
-                    self.check_literal(&path, value)?;
+                    check_literal(&path, field_kind, value.value.kind(), value.at)?;
                 }
                 Filter::In {
                     path,
@@ -240,11 +244,7 @@ impl Binder<'_> {
                 at,
             } => {
                 let path = self.path(self.operand(operand)?)?;
-                let quoted = Literal {
-                    value: LiteralValue::Str(String::new()),
-                    at: *at,
-                };
-                self.check_literal(&path, &quoted)?;
+                check_literal(&path, self.field_kind(&path), LiteralKind::Text, *at)?;
                 Filter::Like {
                     path,
                     pattern: pattern.clone(),
@@ -257,39 +257,65 @@ impl Binder<'_> {
         terms.iter().map(|term| self.condition(term)).collect()
     }
 
-    /// Refuses a literal whose kind cannot match the field, the way Salesforce refuses
-    /// `Active = 'true'`. NULL fits every field.
-    fn check_literal(&self, path: &ResolvedPath, literal: &Literal) -> Result<(), Diagnostic> {
-        let Some(kind) = observed_kind(self.rows, path) else {
-            return Ok(());
-        };
-        let fits = matches!(
-            (kind, &literal.value),
-            (_, LiteralValue::Null)
-                | (FieldKind::Text, LiteralValue::Str(_))
-                | (FieldKind::Boolean, LiteralValue::Bool(_))
-                | (
-                    FieldKind::Integer | FieldKind::Double,
-                    LiteralValue::Number(_)
-                )
-        );
-        if fits {
-            return Ok(());
+    /// The kind of value the rows hold at `path`. The schema declares no field types, so the
+    /// data is the only witness; `None` if no row has a scalar there or the rows disagree
+    /// (then nothing is refused, since the sim data gives no single answer).
+    fn field_kind(&self, path: &ResolvedPath) -> Option<FieldKind> {
+        let mut seen: Option<FieldKind> = None;
+        for row in self.rows {
+            let kind = match eval::lookup(row, path) {
+                Some(Value::String(_)) => FieldKind::Text,
+                Some(Value::Bool(_)) => FieldKind::Boolean,
+                Some(Value::Number(n)) if n.is_f64() => FieldKind::Double,
+                Some(Value::Number(_)) => FieldKind::Integer,
+                _ => continue,
+            };
+            seen = match (seen, kind) {
+                (None, kind) => Some(kind),
+                (Some(a), b) if a == b => Some(a),
+                (Some(FieldKind::Integer), FieldKind::Double)
+                | (Some(FieldKind::Double), FieldKind::Integer) => Some(FieldKind::Double),
+                _ => return None,
+            };
         }
-        let (type_name, quoting) = match kind {
-            FieldKind::Text => ("string", "should be enclosed in quotes"),
-            FieldKind::Boolean => ("boolean", "should not be enclosed in quotes"),
-            FieldKind::Integer => ("integer", "should not be enclosed in quotes"),
-            FieldKind::Double => ("double", "should not be enclosed in quotes"),
-        };
-        Err(Diagnostic::malformed_at(
-            literal.at,
-            format!(
-                "value of filter criterion for field '{}' must be of type {type_name} and {quoting}",
-                path.field
-            ),
-        ))
+        seen
     }
+}
+
+/// Refuses a literal whose kind cannot match the field, the way Salesforce refuses
+/// `Active = 'true'`. NULL fits every field; a field of unknown kind accepts anything.
+fn check_literal(
+    path: &ResolvedPath,
+    field: Option<FieldKind>,
+    literal: LiteralKind,
+    at: usize,
+) -> Result<(), Diagnostic> {
+    let Some(field) = field else {
+        return Ok(());
+    };
+    let fits = matches!(
+        (field, literal),
+        (_, LiteralKind::Null)
+            | (FieldKind::Text, LiteralKind::Text)
+            | (FieldKind::Boolean, LiteralKind::Boolean)
+            | (FieldKind::Integer | FieldKind::Double, LiteralKind::Number)
+    );
+    if fits {
+        return Ok(());
+    }
+    let (type_name, quoting) = match field {
+        FieldKind::Text => ("string", "should be enclosed in quotes"),
+        FieldKind::Boolean => ("boolean", "should not be enclosed in quotes"),
+        FieldKind::Integer => ("integer", "should not be enclosed in quotes"),
+        FieldKind::Double => ("double", "should not be enclosed in quotes"),
+    };
+    Err(Diagnostic::malformed_at(
+        at,
+        format!(
+            "value of filter criterion for field '{}' must be of type {type_name} and {quoting}",
+            path.field
+        ),
+    ))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,27 +324,4 @@ enum FieldKind {
     Boolean,
     Integer,
     Double,
-}
-
-/// The JSON kind the rows hold at `path`; `None` if no row has a scalar there or the rows
-/// disagree (then nothing is refused, since the sim data gives no single answer).
-fn observed_kind(rows: &[Map<String, Value>], path: &ResolvedPath) -> Option<FieldKind> {
-    let mut seen: Option<FieldKind> = None;
-    for row in rows {
-        let kind = match super::eval::lookup(row, path) {
-            Some(Value::String(_)) => FieldKind::Text,
-            Some(Value::Bool(_)) => FieldKind::Boolean,
-            Some(Value::Number(n)) if n.is_f64() => FieldKind::Double,
-            Some(Value::Number(_)) => FieldKind::Integer,
-            _ => continue,
-        };
-        seen = match (seen, kind) {
-            (None, kind) => Some(kind),
-            (Some(a), b) if a == b => Some(a),
-            (Some(FieldKind::Integer), FieldKind::Double)
-            | (Some(FieldKind::Double), FieldKind::Integer) => Some(FieldKind::Double),
-            _ => return None,
-        };
-    }
-    seen
 }

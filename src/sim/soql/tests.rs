@@ -80,6 +80,11 @@ impl Catalog for TestOrg {
                 json!({"Id": "300D", "DeveloperName": "Opportunity_Flow",
                        "ActiveVersion": null, "LatestVersion": null}),
             ],
+            "Flow" => vec![
+                json!({"Id": "301A3", "VersionNumber": 3, "Status": "Active",
+                "Definition": {"Id": "300A", "DeveloperName": "Account_After_Save",
+                               "ActiveVersion": flow("301A3", 3, "Active")}}),
+            ],
             "ValidationRule" => vec![
                 json!({"Id": "03d1", "ValidationName": "Require_Phone", "Active": true,
                        "NamespacePrefix": null, "EntityDefinition": entity("Account")}),
@@ -230,10 +235,25 @@ fn field_absent_from_row_is_null() {
 
 #[test]
 fn deep_paths_nest_recursively() {
-    let output =
-        query("SELECT Id, Definition.ActiveVersion.VersionNumber FROM Flow WHERE Id = 'none'");
+    let output = query(
+        "SELECT Id, Definition.ActiveVersion.VersionNumber, Definition.DeveloperName FROM Flow",
+    );
     assert_eq!(output.object, "Flow");
-    assert!(output.records.is_empty());
+    assert_eq!(
+        output.records,
+        vec![json!({
+            "attributes": {"type": "Flow", "url": format!("{PREFIX}/Flow/301A3")},
+            "Id": "301A3",
+            "Definition": {
+                "attributes": {"type": "FlowDefinition", "url": format!("{PREFIX}/FlowDefinition/300A")},
+                "ActiveVersion": {
+                    "attributes": {"type": "Flow", "url": format!("{PREFIX}/Flow/301A3")},
+                    "VersionNumber": 3,
+                },
+                "DeveloperName": "Account_After_Save",
+            },
+        })]
+    );
 }
 
 #[test]
@@ -487,6 +507,11 @@ fn limit_must_be_a_non_negative_integer() {
         error(soql).message,
         caret(soql, 1, 37, "LIMIT must be a non-negative value")
     );
+    let soql = "SELECT Id FROM FlowDefinition LIMIT +1";
+    assert_eq!(
+        error(soql).message,
+        caret(soql, 1, 37, "unexpected token: '+1'")
+    );
     let soql = "SELECT Id FROM FlowDefinition LIMIT 1.5";
     assert_eq!(
         error(soql).message,
@@ -738,6 +763,11 @@ fn unexpected_tokens_carry_caret_and_text() {
             "unexpected token: 'extra'",
         ),
         ("UPDATE FlowDefinition", 1, "unexpected token: 'UPDATE'"),
+        (
+            "SELECT Id, NOT(Id) FROM FlowDefinition",
+            12,
+            "unexpected token: 'NOT'",
+        ),
     ];
     for (soql, column, detail) in cases {
         let err = error(soql);
