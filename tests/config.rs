@@ -554,6 +554,18 @@ fn the_manual_pause_default_must_not_exceed_the_maximum() {
     assert_eq!(problem.key, "daemon.manual_pause_default");
     assert!(problem.message.contains("(13h)"), "{problem}");
 
+    // The comparison does not hide other problems of the section.
+    let path = fixture.config(&format!(
+        "[daemon]\nmanual_pause_default = \"13h\"\nlog_format = \"yaml\"\n{PROD}"
+    ));
+    let errors = load_err(&path, &env(&[]));
+    let keys: Vec<&str> = errors.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["daemon.log_format", "daemon.manual_pause_default"],
+        "{errors}"
+    );
+
     // A maximum below the built-in default is blamed on the maximum.
     let path = fixture.config(&format!("[daemon]\nmanual_pause_max = \"30m\"\n{PROD}"));
     let problem = only_problem(&path, &env(&[]));

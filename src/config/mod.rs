@@ -210,7 +210,7 @@ fn unreadable(err: &io::Error) -> String {
 
 fn not_toml(text: &str, err: &toml::de::Error) -> String {
     let position = err.span().map(|span| {
-        let before = &text[..span.start.min(text.len())];
+        let before = text.get(..span.start).unwrap_or(text);
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         format!(" at line {line}, column {column}")

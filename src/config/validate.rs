@@ -102,6 +102,11 @@ fn daemon(c: &mut Collector<'_>, value: Option<Value>) -> Option<DaemonConfig> {
         DaemonConfig::DEFAULT_MANUAL_PAUSE_MAX,
     );
 
+    let log_format = match raw.log_format {
+        Some(value) => c.parsed::<LogFormat>("daemon.log_format", value),
+        None => Some(LogFormat::default()),
+    };
+
     let lead_time = lead_time.and_then(|d| below_a_day(c, "daemon.lead_time", d));
     let min_remaining = min_remaining.and_then(|d| below_a_day(c, "daemon.min_remaining", d));
     if let (Some(default), Some(max)) = (manual_pause_default, manual_pause_max)
@@ -125,13 +130,9 @@ fn daemon(c: &mut Collector<'_>, value: Option<Value>) -> Option<DaemonConfig> {
                 ),
             );
         }
+        // Last check of the section, so returning early hides nothing.
         return None;
     }
-
-    let log_format = match raw.log_format {
-        Some(value) => c.parsed::<LogFormat>("daemon.log_format", value),
-        None => Some(LogFormat::default()),
-    };
 
     Some(DaemonConfig {
         state_dir: state_dir?,
