@@ -345,7 +345,7 @@ async fn mock_limit_info_keeps_the_latest_value() {
             return token_reply(request, TOKEN);
         }
         let n = seen.len() as u64;
-        let header = if n % 2 == 0 {
+        let header = if n.is_multiple_of(2) {
             format!("api-usage={n}/5000; per-app-api-usage=1/250(appName=pauseplay)")
         } else {
             format!("api-usage={n}/5000")
