@@ -470,3 +470,38 @@ async fn no_error_variant_or_debug_output_leaks_secrets() {
     let debug = format!("{good:?}");
     assert!(!debug.contains(SECRET) && !debug.contains(TOKEN), "{debug}");
 }
+
+#[tokio::test]
+async fn mock_timeouts_and_token_endpoint_503_are_retried() {
+    let mock = Mock::start(|request, seen| {
+        let earlier = seen.iter().filter(|r| r.path == request.path).count();
+        if is_token(request) {
+            return if earlier == 0 {
+                Reply::text(503, "Service Unavailable")
+            } else {
+                token_reply(request, TOKEN)
+            };
+        }
+        let reply = Reply::json(
+            200,
+            json!({"DailyApiRequests": {"Max": 100, "Remaining": 50}}),
+        );
+        if earlier == 0 {
+            // Longer than the client's request timeout: the first attempt times out.
+            reply.delayed(std::time::Duration::from_secs(5))
+        } else {
+            reply
+        }
+    })
+    .await;
+    let mut settings = settings("prod", &mock.url, "key", SECRET);
+    settings.request_timeout = std::time::Duration::from_millis(200);
+    let client = client(settings);
+    client.limits().await.expect("eventually succeeds");
+    assert_eq!(mock.count(TOKEN_PATH), 2, "one 503, then the token");
+    assert_eq!(
+        mock.count("/services/data/v66.0/limits"),
+        2,
+        "one timeout, then success"
+    );
+}

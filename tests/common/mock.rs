@@ -25,6 +25,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// Wait this long before answering (to provoke client timeouts).
+    pub delay: Option<std::time::Duration>,
 }
 
 impl Reply {
@@ -33,6 +35,7 @@ impl Reply {
             status,
             headers: vec![("content-type", "application/json;charset=UTF-8".into())],
             body: body.to_string(),
+            delay: None,
         }
     }
 
@@ -41,7 +44,13 @@ impl Reply {
             status,
             headers: vec![("content-type", "text/html".into())],
             body: body.to_owned(),
+            delay: None,
         }
+    }
+
+    pub fn delayed(mut self, delay: std::time::Duration) -> Self {
+        self.delay = Some(delay);
+        self
     }
 
     pub fn header(mut self, name: &'static str, value: &str) -> Self {
@@ -88,6 +97,9 @@ impl Mock {
                     seen.push(recorded);
                     reply
                 };
+                if let Some(delay) = reply.delay {
+                    tokio::time::sleep(delay).await;
+                }
                 let mut response = Response::new(Body::from(reply.body));
                 *response.status_mut() = StatusCode::from_u16(reply.status).expect("status");
                 for (name, value) in reply.headers {
