@@ -1,5 +1,34 @@
-//! The Salesforce client for one org.
+//! The Salesforce client for one org: the only code that speaks HTTP to Salesforce.
+//!
+//! An [`OrgClient`] mints an access token with the OAuth 2.0 client-credentials grant at the
+//! org's My Domain, keeps it until Salesforce answers 401 (then mints once more and repeats
+//! the call), and offers the calls pauseplay needs: SOQL on `/query` and `/tooling/query`
+//! (every page), Tooling sobject GET and PATCH, Tooling `/composite`, `/limits` and the
+//! version list.
+//!
+//! Failures are [`SfError`]s that name the org. Transient ones (503/502/504, `SERVER_UNAVAILABLE`,
+//! `UNABLE_TO_LOCK_ROW`, "admin operation already in progress", `ConcurrentPerOrgLongTxn`,
+//! timeouts, connection failures) are retried with capped exponential backoff and jitter
+//! ([`RetryPolicy`]); everything else is returned at once. The client secret and the access
+//! token are [`secrecy::SecretString`]s and appear in no `Debug`, `Display`, log or error.
+//!
+//! Every JSON shape on the wire lives in `wire.rs`.
 
+mod auth;
+mod client;
+mod composite;
+mod error;
+mod limits;
+mod query;
+mod settings;
 mod version;
+mod wire;
 
+pub use auth::Identity;
+pub use client::OrgClient;
+pub use composite::{COMPOSITE_LIMIT, CompositeRequest, CompositeResponse};
+pub use error::{SfError, TransportKind};
+pub use limits::{ApiUsage, LimitValue, Limits};
+pub use settings::{ClientSettings, RetryPolicy};
 pub use version::{ApiVersion, InvalidApiVersion};
+pub use wire::{ApiErrorItem, VersionInfo};

@@ -1,0 +1,522 @@
+//! [`OrgClient`]: request execution for one org (token, 401 handling, retries, usage header).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::Method;
+use reqwest::header::{ACCEPT, HeaderMap};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use tracing::{debug, trace, warn};
+use url::Url;
+
+use super::ApiVersion;
+use super::auth::{Identity, MintRequest, Session, TokenCache, mint};
+use super::error::{SfError, TransportKind, from_error_response, prefix};
+use super::limits::{ApiUsage, LIMIT_INFO_HEADER, LimitValue, Limits, parse_limit_info};
+use super::settings::{ClientSettings, check_url_scheme};
+use super::wire::{LimitsBody, VersionInfo};
+
+/// The User-Agent of every request.
+const USER_AGENT: &str = concat!(
+    "pauseplay/",
+    env!("CARGO_PKG_VERSION"),
+    " (+https://github.com/pauseplay)"
+);
+
+/// The client for one org. Cheap to clone; clones share the HTTP connection pool, the token
+/// and the last API usage seen.
+#[derive(Clone)]
+pub struct OrgClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: ClientSettings,
+    http: reqwest::Client,
+    tokens: TokenCache,
+    usage: Mutex<Option<ApiUsage>>,
+}
+
+impl fmt::Debug for OrgClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings = &self.inner.settings;
+        f.debug_struct("OrgClient")
+            .field("org", &settings.org)
+            .field("login_url", &settings.login_url.as_str())
+            .field("client_id", &settings.client_id)
+            .field("api_version", &settings.api_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One HTTP request, described so it can be sent again (retries, the retry after a re-mint).
+#[derive(Debug)]
+pub(crate) struct Call<'a> {
+    pub method: Method,
+    /// Root-relative path (e.g. `/services/data/v66.0/query`), possibly with a query string
+    /// already in it (a `nextRecordsUrl`).
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<&'a serde_json::Value>,
+    /// Sent with the bearer token to `instance_url`; otherwise sent without a token to the
+    /// login URL (`GET /services/data`).
+    pub authenticated: bool,
+}
+
+impl<'a> Call<'a> {
+    pub fn get(path: String) -> Self {
+        Call {
+            method: Method::GET,
+            path,
+            query: Vec::new(),
+            body: None,
+            authenticated: true,
+        }
+    }
+
+    pub fn with_body(method: Method, path: String, body: &'a serde_json::Value) -> Self {
+        Call {
+            method,
+            path,
+            query: Vec::new(),
+            body: Some(body),
+            authenticated: true,
+        }
+    }
+
+    pub fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((name, value.into()));
+        self
+    }
+}
+
+/// A successful response.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub path: String,
+    pub body: Vec<u8>,
+}
+
+/// Turns a reqwest failure into [`SfError::Transport`], classified for retrying. The message
+/// carries the error chain (never a header, so never the token).
+pub(crate) fn transport_error(org: &str, path: &str, error: &reqwest::Error) -> SfError {
+    let kind = if error.is_timeout() {
+        TransportKind::Timeout
+    } else if error.is_connect() {
+        TransportKind::Connect
+    } else if error.is_request() || error.is_body() || error.is_decode() {
+        TransportKind::Interrupted
+    } else {
+        TransportKind::Other
+    };
+    let mut message = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(current) = source {
+        let text = current.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+        source = current.source();
+    }
+    SfError::Transport {
+        org: org.to_owned(),
+        path: path.to_owned(),
+        kind,
+        message,
+    }
+}
+
+impl OrgClient {
+    /// Builds the client. Refuses a `login_url` that is plain `http://` to a non-loopback
+    /// host. Makes no request.
+    pub fn new(settings: ClientSettings) -> Result<Self, SfError> {
+        let config_error = |message: String| SfError::Config {
+            org: settings.org.clone(),
+            message,
+        };
+        check_url_scheme(&settings.login_url, "login_url").map_err(config_error)?;
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(settings.request_timeout.min(Duration::from_secs(30)))
+            // Salesforce APIs do not redirect; a redirect would only move the token elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(settings.login_url.scheme() == "https")
+            .build()
+            .map_err(|error| config_error(format!("cannot build the HTTP client: {error}")))?;
+        Ok(OrgClient {
+            inner: Arc::new(Inner {
+                settings,
+                http,
+                tokens: TokenCache::default(),
+                usage: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The configuration name of the org.
+    pub fn org(&self) -> &str {
+        &self.inner.settings.org
+    }
+
+    /// The API version used in every path.
+    pub fn api_version(&self) -> ApiVersion {
+        self.inner.settings.api_version
+    }
+
+    /// The org id, the Run As user id and the instance URL. Mints a token if none is cached.
+    pub async fn identity(&self) -> Result<Identity, SfError> {
+        self.retrying("identity", || async {
+            self.session(None)
+                .await
+                .map(|session| session.identity.clone())
+        })
+        .await
+    }
+
+    /// The org's usage from the last `Sforce-Limit-Info` header seen, if any.
+    pub fn api_usage(&self) -> Option<ApiUsage> {
+        *self
+            .inner
+            .usage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `GET /services/data/vNN.0/limits`: the daily API request budget.
+    pub async fn limits(&self) -> Result<Limits, SfError> {
+        let reply = self.execute(&Call::get(self.data_path("/limits"))).await?;
+        let body: LimitsBody = self.decode(&reply, "a limits object with DailyApiRequests")?;
+        Ok(Limits {
+            daily_api_requests: LimitValue {
+                max: body.daily_api_requests.max,
+                remaining: body.daily_api_requests.remaining,
+            },
+        })
+    }
+
+    /// `GET /services/data` on the login URL, without a token: the API versions the org
+    /// serves, oldest first.
+    pub async fn versions(&self) -> Result<Vec<VersionInfo>, SfError> {
+        let mut call = Call::get("/services/data".to_owned());
+        call.authenticated = false;
+        let reply = self.execute(&call).await?;
+        self.decode(&reply, "an array of API versions")
+    }
+
+    /// `GET /services/data/vNN.0/tooling/sobjects/{sobject}/{id}[?fields=a,b]`.
+    pub async fn tooling_get<T: DeserializeOwned>(
+        &self,
+        sobject: &str,
+        id: &str,
+        fields: &[&str],
+    ) -> Result<T, SfError> {
+        let mut call = Call::get(self.tooling_sobject_path(sobject, id));
+        if !fields.is_empty() {
+            call = call.query("fields", fields.join(","));
+        }
+        let reply = self.execute(&call).await?;
+        self.decode(&reply, &format!("a {sobject} record"))
+    }
+
+    /// `PATCH /services/data/vNN.0/tooling/sobjects/{sobject}/{id}` with `body`; success is
+    /// 204 (or any 2xx).
+    pub async fn tooling_patch(
+        &self,
+        sobject: &str,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), SfError> {
+        let call = Call::with_body(Method::PATCH, self.tooling_sobject_path(sobject, id), body);
+        self.execute(&call).await.map(|_| ())
+    }
+
+    /// `/services/data/vNN.0{rest}`.
+    pub(crate) fn data_path(&self, rest: &str) -> String {
+        format!(
+            "/services/data/{}{rest}",
+            self.inner.settings.api_version.path_segment()
+        )
+    }
+
+    fn tooling_sobject_path(&self, sobject: &str, id: &str) -> String {
+        self.data_path(&format!(
+            "/tooling/sobjects/{}/{}",
+            encode_segment(sobject),
+            encode_segment(id)
+        ))
+    }
+
+    /// Decodes a successful JSON body, naming what was expected when it does not fit.
+    pub(crate) fn decode<T: DeserializeOwned>(
+        &self,
+        reply: &Reply,
+        expected: &str,
+    ) -> Result<T, SfError> {
+        serde_json::from_slice(&reply.body).map_err(|error| {
+            SfError::decode(
+                self.org(),
+                &reply.path,
+                expected,
+                format!(
+                    "{error} (HTTP {}, body starts: {})",
+                    reply.status,
+                    prefix(String::from_utf8_lossy(&reply.body).trim(), 200)
+                ),
+            )
+        })
+    }
+
+    /// Sends `call`, retrying transient failures, re-minting the token once on a 401.
+    pub(crate) async fn execute(&self, call: &Call<'_>) -> Result<Reply, SfError> {
+        self.retrying(&call.path, || self.attempt(call)).await
+    }
+
+    /// Runs `operation` until it succeeds, fails permanently or runs out of attempts.
+    ///
+    /// Retrying a whole request is safe for every call this client makes: each is a read, a
+    /// PATCH that sets fields to given values (never a toggle), or a composite of those.
+    async fn retrying<T, F, Fut>(&self, what: &str, operation: F) -> Result<T, SfError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SfError>>,
+    {
+        let policy = self.inner.settings.retry;
+        let max_attempts = policy.max_attempts.max(1);
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.min_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(usize::try_from(max_attempts - 1).unwrap_or(usize::MAX));
+        if policy.jitter {
+            backoff = backoff.with_jitter();
+        }
+        let max_delay = policy.max_delay;
+        let org = self.org();
+        let mut attempt: u32 = 1;
+        operation
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(SfError::is_transient)
+            // Jitter may add up to the delay itself; keep the cap a cap.
+            .adjust(move |_, delay| delay.map(|delay| delay.min(max_delay)))
+            .notify(|error, delay| {
+                warn!(
+                    org,
+                    request = what,
+                    attempt,
+                    max_attempts,
+                    retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    error = %error,
+                    "transient Salesforce error; retrying"
+                );
+                attempt += 1;
+            })
+            .await
+    }
+
+    /// The cached session or a new one. `stale` names a generation that answered 401.
+    async fn session(&self, stale: Option<u64>) -> Result<Arc<Session>, SfError> {
+        let settings = &self.inner.settings;
+        self.inner
+            .tokens
+            .session(stale, |generation| {
+                mint(
+                    MintRequest {
+                        http: &self.inner.http,
+                        org: &settings.org,
+                        login_url: &settings.login_url,
+                        client_id: &settings.client_id,
+                        client_secret: &settings.client_secret,
+                        timeout: settings.request_timeout,
+                    },
+                    generation,
+                )
+            })
+            .await
+    }
+
+    /// One attempt: send with the current token; on a 401 mint a new token once and send
+    /// again; a second 401 is [`SfError::SessionInvalid`].
+    async fn attempt(&self, call: &Call<'_>) -> Result<Reply, SfError> {
+        if !call.authenticated {
+            return self.send(&self.inner.settings.login_url, None, call).await;
+        }
+        let session = self.session(None).await?;
+        let first = self
+            .send(
+                &session.identity.instance_url,
+                Some(&session.access_token),
+                call,
+            )
+            .await;
+        match first {
+            Err(error) if error.is_session_expired() => {
+                debug!(
+                    org = self.org(),
+                    path = %call.path,
+                    "access token refused (401); minting a new one"
+                );
+                let fresh = self.session(Some(session.generation)).await?;
+                match self
+                    .send(
+                        &fresh.identity.instance_url,
+                        Some(&fresh.access_token),
+                        call,
+                    )
+                    .await
+                {
+                    Err(error) if error.is_session_expired() => Err(SfError::SessionInvalid {
+                        org: self.org().to_owned(),
+                        message: error.session_message(),
+                    }),
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Sends the request once and classifies the answer.
+    async fn send(
+        &self,
+        base: &Url,
+        token: Option<&SecretString>,
+        call: &Call<'_>,
+    ) -> Result<Reply, SfError> {
+        let org = self.org();
+        // Only root-relative paths: a `//host/...` or absolute URL from a response would
+        // otherwise carry the token to another host.
+        if !call.path.starts_with('/') || call.path.starts_with("//") {
+            return Err(SfError::decode(
+                org,
+                &call.path,
+                "a root-relative path",
+                "the path does not start with a single '/'",
+            ));
+        }
+        let url = base
+            .join(&call.path)
+            .map_err(|error| SfError::decode(org, &call.path, "a valid URL path", error))?;
+        let mut request = self
+            .inner
+            .http
+            .request(call.method.clone(), url)
+            .header(ACCEPT, "application/json")
+            .timeout(self.inner.settings.request_timeout);
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(token) = token {
+            // reqwest marks this header sensitive; it is never logged here either.
+            request = request.bearer_auth(token.expose_secret());
+        }
+        if let Some(body) = call.body {
+            request = request.json(body);
+        }
+        trace!(org, method = %call.method, path = %call.path, "sending request");
+        let response = request
+            .send()
+            .await
+            .map_err(|error| transport_error(org, &call.path, &error))?;
+        self.record_usage(response.headers());
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| transport_error(org, &call.path, &error))?;
+        debug!(org, method = %call.method, path = %call.path, status, "response");
+        if (200..300).contains(&status) {
+            Ok(Reply {
+                status,
+                path: call.path.clone(),
+                body: body.to_vec(),
+            })
+        } else {
+            Err(from_error_response(org, &call.path, status, &body))
+        }
+    }
+
+    fn record_usage(&self, headers: &HeaderMap) {
+        let usage = headers
+            .get_all(LIMIT_INFO_HEADER)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(parse_limit_info);
+        if let Some(usage) = usage {
+            trace!(
+                org = self.org(),
+                used = usage.used,
+                max = usage.max,
+                "api usage"
+            );
+            *self
+                .inner
+                .usage
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(usage);
+        }
+    }
+}
+
+/// Percent-encodes one URL path segment (keeps only unreserved characters).
+pub(crate) fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(login_url: &str) -> ClientSettings {
+        ClientSettings::new(
+            "prod",
+            Url::parse(login_url).expect("url"),
+            "consumer-key",
+            SecretString::from("s3cr3t-value"),
+        )
+    }
+
+    #[test]
+    fn refuses_plain_http_login_urls() {
+        let error = OrgClient::new(settings("http://acme.my.salesforce.com")).expect_err("refused");
+        assert!(matches!(error, SfError::Config { .. }));
+        assert!(error.to_string().contains("plain http"), "{error}");
+        assert_eq!(error.org(), "prod");
+        OrgClient::new(settings("http://127.0.0.1:4000")).expect("loopback is fine");
+        OrgClient::new(settings("https://acme.my.salesforce.com")).expect("https is fine");
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let client = OrgClient::new(settings("https://acme.my.salesforce.com")).expect("client");
+        let debug = format!("{client:?}");
+        assert!(debug.contains("prod"));
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+    }
+
+    #[test]
+    fn encodes_path_segments() {
+        assert_eq!(encode_segment("03dXX0000000001AAA"), "03dXX0000000001AAA");
+        assert_eq!(encode_segment("a b/c?"), "a%20b%2Fc%3F");
+    }
+
+    #[test]
+    fn user_agent_names_the_version() {
+        assert!(USER_AGENT.starts_with("pauseplay/"));
+        assert!(USER_AGENT.ends_with("(+https://github.com/pauseplay)"));
+    }
+}
