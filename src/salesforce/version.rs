@@ -75,7 +75,10 @@ mod tests {
     #[test]
     fn refuses_malformed_versions() {
         for bad in ["66", "66.5", "six", "6.0", ""] {
-            assert!(bad.parse::<ApiVersion>().is_err(), "{bad} should be refused");
+            assert!(
+                bad.parse::<ApiVersion>().is_err(),
+                "{bad} should be refused"
+            );
         }
     }
 }
