@@ -4,8 +4,25 @@
 //! being queried, standard or Tooling) and the URL prefix for `attributes.url`. Everything that
 //! is not in the subset is refused with the error code Salesforce uses for it, so a client that
 //! drifts from real SOQL fails here first.
+//!
+//! The pipeline is `lexer` (tokens with character spans) → `parser` (syntax tree) → `resolve`
+//! (names bound to the catalog, types checked) → `eval` (filter, sort, limit) → `output`
+//! (record JSON). Errors travel as positioned diagnostics and are rendered once, in `error`.
 
 use serde_json::{Map, Value};
+
+use error::Diagnostic;
+
+mod ast;
+mod error;
+mod eval;
+mod lexer;
+mod like;
+mod output;
+mod parser;
+mod resolve;
+#[cfg(test)]
+mod tests;
 
 /// Describes one sObject type visible to a query.
 #[derive(Debug, Clone, Copy)]
@@ -76,9 +93,26 @@ pub struct SoqlError {
 /// Parses and evaluates `soql` against `catalog`. `url_prefix` is the sobjects path used in
 /// `attributes.url`, e.g. `/services/data/v66.0/tooling/sobjects`.
 pub fn run(soql: &str, catalog: &dyn Catalog, url_prefix: &str) -> Result<QueryOutput, SoqlError> {
-    let _ = (soql, catalog, url_prefix);
-    Err(SoqlError {
-        code: SoqlErrorCode::MalformedQuery,
-        message: "the SOQL engine is being written on the soql branch".to_owned(),
+    if soql.trim().is_empty() {
+        return Err(SoqlError {
+            code: SoqlErrorCode::MalformedQuery,
+            message: "SOQL statements cannot be empty or null".to_owned(),
+        });
+    }
+    execute(soql, catalog, url_prefix).map_err(|diagnostic| diagnostic.render(soql))
+}
+
+fn execute(soql: &str, catalog: &dyn Catalog, url_prefix: &str) -> Result<QueryOutput, Diagnostic> {
+    let chars: Vec<char> = soql.chars().collect();
+    let tokens = lexer::tokenize(&chars)?;
+    let query = parser::parse(&tokens)?;
+    let object = resolve::object(catalog, &query)?;
+    let rows = catalog.rows(object.name);
+    let plan = resolve::plan(catalog, object, &query, &rows)?;
+    let selected = eval::select_rows(&plan, &rows);
+    Ok(QueryOutput {
+        object: object.name,
+        records: output::records(&plan, &selected, url_prefix),
+        selects_single_row_fields: plan.selects_single_row_fields,
     })
 }
