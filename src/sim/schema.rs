@@ -2,7 +2,9 @@
 //!
 //! Field lists follow `reference/salesforce-api.md` (§3–§5, §7.4). Each type exists once
 //! here; the query catalogs and the Tooling sobjects endpoint both read these lists, so a
-//! field the sim does not know is refused the same way on every endpoint.
+//! field the sim does not know is refused the same way on every endpoint. `FullName` and
+//! `Metadata` are listed among the fields *and* in `single_row_fields`, as the SOQL engine
+//! expects.
 
 use super::soql::ObjectSchema;
 
@@ -81,6 +83,8 @@ pub const FLOW_DEFINITION: ObjectSchema = ObjectSchema {
         "ManageableState",
         "ActiveVersionId",
         "LatestVersionId",
+        "FullName",
+        "Metadata",
     ],
     relationships: &[("ActiveVersion", "Flow"), ("LatestVersion", "Flow")],
     single_row_fields: &["FullName", "Metadata"],
@@ -98,6 +102,8 @@ pub const FLOW: ObjectSchema = ObjectSchema {
         "ApiVersion",
         "Description",
         "RunInMode",
+        "FullName",
+        "Metadata",
     ],
     relationships: &[("Definition", "FlowDefinition")],
     single_row_fields: &["FullName", "Metadata"],
@@ -115,6 +121,8 @@ pub const VALIDATION_RULE: ObjectSchema = ObjectSchema {
         "ErrorMessage",
         "NamespacePrefix",
         "ManageableState",
+        "FullName",
+        "Metadata",
     ],
     relationships: &[("EntityDefinition", "EntityDefinition")],
     single_row_fields: &["FullName", "Metadata"],
@@ -131,6 +139,8 @@ pub const WORKFLOW_RULE: ObjectSchema = ObjectSchema {
         "NamespacePrefix",
         "CreatedDate",
         "LastModifiedDate",
+        "FullName",
+        "Metadata",
     ],
     relationships: &[],
     single_row_fields: &["FullName", "Metadata"],
@@ -159,6 +169,8 @@ pub const APEX_TRIGGER: ObjectSchema = ObjectSchema {
         "UsageBeforeInsert",
         "UsageBeforeUpdate",
         "UsageIsBulk",
+        "FullName",
+        "Metadata",
     ],
     relationships: &[("EntityDefinition", "EntityDefinition")],
     single_row_fields: &["FullName", "Metadata"],
@@ -198,11 +210,8 @@ pub fn find<'a>(list: &[&'a ObjectSchema], name: &str) -> Option<&'a ObjectSchem
         .find(|schema| schema.name.eq_ignore_ascii_case(name))
 }
 
-/// Every field a single-record GET returns: the scalar fields, then `FullName`, `Metadata`.
+/// Every field a single-record GET returns (`FullName` and `Metadata` are among the fields;
+/// `single_row_fields` marks them as restricted in multi-row queries).
 pub fn record_fields(schema: &ObjectSchema) -> impl Iterator<Item = &'static str> {
-    schema
-        .fields
-        .iter()
-        .chain(schema.single_row_fields.iter())
-        .copied()
+    schema.fields.iter().copied()
 }
