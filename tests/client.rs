@@ -653,12 +653,8 @@ async fn sim_pagination_returns_every_record_once() {
 }
 
 /// Reference §2.5 / §4.1: `Metadata` on a multi-row Tooling query is 400 `MALFORMED_QUERY`
-/// ("... no more than one row ..."). The merged sim answers 400 `INVALID_FIELD` ("No such
-/// column 'Metadata'") instead: `src/sim/schema.rs` lists `FullName`/`Metadata` only in
-/// `single_row_fields`, while the SOQL resolver (`soql/resolve.rs`) looks columns up in
-/// `fields` only. Un-ignore once the sim is fixed.
+/// ("... no more than one row ...").
 #[tokio::test]
-#[ignore = "sim answers INVALID_FIELD for Metadata/FullName in SELECT (see comment)"]
 async fn sim_one_row_rule_is_a_typed_error() {
     let handle = sim::start(&sim::org(0, 3, "")).await;
     let client = sim::client_for(&handle);
@@ -674,9 +670,8 @@ async fn sim_one_row_rule_is_a_typed_error() {
 }
 
 /// Reference §4.1 (way 2): `SELECT Id, FullName, Metadata FROM ValidationRule WHERE Id = ...`
-/// is allowed on one row. Fails against the merged sim for the same reason as above.
+/// is allowed on one row.
 #[tokio::test]
-#[ignore = "sim answers INVALID_FIELD for Metadata/FullName in SELECT (see comment)"]
 async fn sim_single_row_metadata_query_is_allowed() {
     let handle = sim::start(&sim::org(0, 3, "")).await;
     let client = sim::client_for(&handle);
