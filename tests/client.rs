@@ -992,3 +992,88 @@ async fn sim_api_usage_and_versions() {
     assert_eq!(limits.daily_api_requests.remaining, 5000 - first.used);
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn sim_concurrent_requests_share_one_token_mint() {
+    let handle = sim::start(&sim::org(1, 1, "[faults]\nlatency = \"20ms\"")).await;
+    let client = sim::client_for(&handle);
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.limits().await })
+        })
+        .collect();
+    for call in calls {
+        call.await.expect("joins").expect("limits");
+    }
+    assert_eq!(sim::count(&handle, "token"), 1, "{:?}", handle.counters());
+    assert_eq!(sim::count(&handle, "limits"), 8);
+
+    // After a revocation, concurrent callers that all see the 401 share one re-mint.
+    handle
+        .admin(pauseplay::sim::AdminAction::RevokeTokens)
+        .expect("revoke");
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.limits().await })
+        })
+        .collect();
+    for call in calls {
+        call.await.expect("joins").expect("limits");
+    }
+    assert_eq!(sim::count(&handle, "token"), 2, "{:?}", handle.counters());
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_overlapping_writes_are_retried_after_admin_conflicts() {
+    let handle = sim::start(&sim::org(4, 0, "[faults]\nlatency = \"30ms\"")).await;
+    let client = sim::client_for(&handle);
+    let flows: Vec<IdRow> = client
+        .tooling_query("SELECT Id FROM FlowDefinition")
+        .await
+        .expect("flows");
+    handle.reset_counters();
+    let patches: Vec<_> = flows
+        .iter()
+        .map(|flow| {
+            let client = client.clone();
+            let id = flow.id.clone();
+            tokio::spawn(async move {
+                client
+                    .tooling_patch(
+                        "FlowDefinition",
+                        &id,
+                        &json!({"Metadata": {"activeVersionNumber": 0}}),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for patch in patches {
+        patch
+            .await
+            .expect("joins")
+            .expect("patch eventually succeeds");
+    }
+    let conflicts = sim::count(&handle, "admin_conflicts");
+    assert!(conflicts > 0, "{:?}", handle.counters());
+    // Each conflict cost one refused request; each PATCH was applied once.
+    assert_eq!(
+        sim::count(&handle, "api_requests"),
+        4 + conflicts,
+        "{:?}",
+        handle.counters()
+    );
+    assert_eq!(sim::count(&handle, "sobject_patch"), 4);
+    let rows: Vec<serde_json::Value> = client
+        .tooling_query("SELECT Id, ActiveVersionId FROM FlowDefinition")
+        .await
+        .expect("flows");
+    assert!(
+        rows.iter().all(|row| row["ActiveVersionId"].is_null()),
+        "{rows:?}"
+    );
+    handle.shutdown().await;
+}
