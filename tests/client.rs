@@ -505,3 +505,575 @@ async fn mock_timeouts_and_token_endpoint_503_are_retried() {
         "one timeout, then success"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Against the simulated org.
+// ---------------------------------------------------------------------------------------
+
+mod sim {
+    use super::*;
+    use pauseplay::salesforce::{ClientSettings, OrgClient};
+    use pauseplay::sim::{Scenario, SimHandle, SimServer};
+
+    pub async fn start(toml: &str) -> SimHandle {
+        let scenario = Scenario::from_toml_str(toml).expect("scenario");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        SimServer::start(scenario, listener).await.expect("sim")
+    }
+
+    pub fn settings_for(handle: &SimHandle) -> ClientSettings {
+        settings(
+            "sim",
+            &handle.base_url(),
+            handle.client_id(),
+            handle.client_secret(),
+        )
+    }
+
+    pub fn client_for(handle: &SimHandle) -> OrgClient {
+        client(settings_for(handle))
+    }
+
+    pub fn count(handle: &SimHandle, name: &str) -> u64 {
+        handle.counters().get(name).copied().unwrap_or(0)
+    }
+
+    /// An org with `flows` record-triggered flows and `rules` validation rules on Account.
+    pub fn org(flows: usize, rules: usize, extra: &str) -> String {
+        let mut toml = String::from(extra);
+        toml.push('\n');
+        for i in 0..flows {
+            toml.push_str(&format!(
+                "[[flows]]\nname = \"Flow_{i:02}\"\nprocess_type = \"AutoLaunchedFlow\"\n\
+                 trigger_type = \"RecordAfterSave\"\nobject = \"Account\"\n\
+                 versions = [\"Obsolete\", \"Active\"]\n\n"
+            ));
+        }
+        for i in 0..rules {
+            toml.push_str(&format!(
+                "[[validation_rules]]\nobject = \"Account\"\nname = \"Rule_{i:02}\"\n\
+                 active = true\nformula = \"ISBLANK(Phone)\"\nmessage = \"Enter a phone {i}\"\n\n"
+            ));
+        }
+        toml
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IdRow {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FlowViewRow {
+    durable_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RuleRow {
+    id: String,
+    validation_name: String,
+}
+
+#[tokio::test]
+async fn sim_token_mint_and_identity() {
+    let handle = sim::start(&sim::org(1, 1, "")).await;
+    let client = sim::client_for(&handle);
+    let identity = client.identity().await.expect("identity");
+    assert!(identity.org_id.starts_with("00D"), "{identity:?}");
+    assert!(identity.user_id.starts_with("005"), "{identity:?}");
+    assert_eq!(identity.instance_url.origin(), handle.base_url().origin());
+    client.identity().await.expect("cached");
+    assert_eq!(sim::count(&handle, "token"), 1);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_expired_token_is_reminted_once() {
+    let handle = sim::start(&sim::org(1, 1, "[faults]\ntoken_requests = 2")).await;
+    let client = sim::client_for(&handle);
+    for _ in 0..3 {
+        client.limits().await.expect("limits");
+    }
+    assert_eq!(sim::count(&handle, "token"), 2, "{:?}", handle.counters());
+    assert_eq!(sim::count(&handle, "rejected_auth"), 1);
+    assert_eq!(sim::count(&handle, "limits"), 3);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_revoked_tokens_are_reminted() {
+    let handle = sim::start(&sim::org(1, 1, "")).await;
+    let client = sim::client_for(&handle);
+    client.limits().await.expect("limits");
+    handle
+        .admin(pauseplay::sim::AdminAction::RevokeTokens)
+        .expect("revoke");
+    client.limits().await.expect("limits after revoke");
+    assert_eq!(sim::count(&handle, "token"), 2);
+    assert_eq!(sim::count(&handle, "rejected_auth"), 1);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_pagination_returns_every_record_once() {
+    let handle = sim::start(&sim::org(5, 7, "[query]\npage_size = 2")).await;
+    let client = sim::client_for(&handle);
+    let rules: Vec<RuleRow> = client
+        .tooling_query("SELECT Id, ValidationName FROM ValidationRule")
+        .await
+        .expect("rules");
+    assert_eq!(rules.len(), 7);
+    let unique: std::collections::BTreeSet<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(unique.len(), 7);
+    let names: std::collections::BTreeSet<&str> =
+        rules.iter().map(|r| r.validation_name.as_str()).collect();
+    assert!(names.contains("Rule_00") && names.contains("Rule_06"));
+    assert_eq!(sim::count(&handle, "tooling_query"), 1);
+    assert_eq!(sim::count(&handle, "query_more"), 3);
+
+    // The standard endpoint pages the same way. (FlowDefinitionView's `Id` is the same
+    // placeholder on every row, as in Salesforce; `DurableId` identifies the flow.)
+    let flows: Vec<FlowViewRow> = client
+        .query("SELECT Id, DurableId, ApiName FROM FlowDefinitionView")
+        .await
+        .expect("flows");
+    assert_eq!(flows.len(), 5);
+    let unique: std::collections::BTreeSet<&str> =
+        flows.iter().map(|r| r.durable_id.as_str()).collect();
+    assert_eq!(unique.len(), 5);
+    assert_eq!(sim::count(&handle, "query"), 1);
+    assert_eq!(sim::count(&handle, "query_more"), 3 + 2);
+    handle.shutdown().await;
+}
+
+/// Reference §2.5 / §4.1: `Metadata` on a multi-row Tooling query is 400 `MALFORMED_QUERY`
+/// ("... no more than one row ...").
+#[tokio::test]
+async fn sim_one_row_rule_is_a_typed_error() {
+    let handle = sim::start(&sim::org(0, 3, "")).await;
+    let client = sim::client_for(&handle);
+    let error = client
+        .tooling_query::<serde_json::Value>("SELECT Id, Metadata FROM ValidationRule")
+        .await
+        .expect_err("one-row rule");
+    assert!(matches!(error, SfError::MetadataOneRow { .. }), "{error:?}");
+    assert_eq!(error.error_code(), Some("MALFORMED_QUERY"));
+    assert!(!error.is_transient());
+    assert_eq!(sim::count(&handle, "tooling_query"), 1);
+    handle.shutdown().await;
+}
+
+/// Reference §4.1 (way 2): `SELECT Id, FullName, Metadata FROM ValidationRule WHERE Id = ...`
+/// is allowed on one row.
+#[tokio::test]
+async fn sim_single_row_metadata_query_is_allowed() {
+    let handle = sim::start(&sim::org(0, 3, "")).await;
+    let client = sim::client_for(&handle);
+    let rules: Vec<RuleRow> = client
+        .tooling_query(
+            "SELECT Id, ValidationName FROM ValidationRule WHERE ValidationName = 'Rule_02'",
+        )
+        .await
+        .expect("rule");
+    let soql = format!(
+        "SELECT Id, FullName, Metadata FROM ValidationRule WHERE Id = '{}'",
+        rules[0].id
+    );
+    let rows: Vec<RuleWithMetadata> = client.tooling_query(&soql).await.expect("one row");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].full_name, "Account.Rule_02");
+    handle.shutdown().await;
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RuleWithMetadata {
+    id: String,
+    full_name: String,
+    metadata: RuleMetadata,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RuleMetadata {
+    active: bool,
+    error_condition_formula: String,
+    error_message: String,
+}
+
+#[tokio::test]
+async fn sim_tooling_get_with_fields_and_a_strict_patch() {
+    let handle = sim::start(&sim::org(0, 2, "")).await;
+    let client = sim::client_for(&handle);
+    let rules: Vec<RuleRow> = client
+        .tooling_query(
+            "SELECT Id, ValidationName FROM ValidationRule WHERE ValidationName = 'Rule_01'",
+        )
+        .await
+        .expect("rule");
+    let id = &rules[0].id;
+    let rule: RuleWithMetadata = client
+        .tooling_get("ValidationRule", id, &["Id", "FullName", "Metadata"])
+        .await
+        .expect("get");
+    assert_eq!(&rule.id, id);
+    assert_eq!(rule.full_name, "Account.Rule_01");
+    assert!(rule.metadata.active);
+    assert_eq!(rule.metadata.error_condition_formula, "ISBLANK(Phone)");
+    assert_eq!(rule.metadata.error_message, "Enter a phone 1");
+
+    // A partial Metadata is refused: a typed Api error with the code, not retried.
+    handle.reset_counters();
+    let error = client
+        .tooling_patch(
+            "ValidationRule",
+            id,
+            &json!({"Metadata": {"active": false}}),
+        )
+        .await
+        .expect_err("partial metadata");
+    assert!(
+        matches!(error, SfError::Api { status: 400, .. }),
+        "{error:?}"
+    );
+    // The reference leaves the exact code open (§4.1 [INFERRED]); the sim says
+    // REQUIRED_FIELD_MISSING.
+    assert_eq!(
+        error.error_code(),
+        Some("REQUIRED_FIELD_MISSING"),
+        "{error:?}"
+    );
+    assert!(!error.is_transient());
+    assert_eq!(sim::count(&handle, "sobject_patch"), 1);
+
+    // The full Metadata is accepted.
+    let full = json!({"Metadata": {
+        "active": false,
+        "description": null,
+        "errorConditionFormula": rule.metadata.error_condition_formula,
+        "errorDisplayField": null,
+        "errorMessage": rule.metadata.error_message,
+    }});
+    client
+        .tooling_patch("ValidationRule", id, &full)
+        .await
+        .expect("full patch");
+    let after: RuleWithMetadata = client
+        .tooling_get("ValidationRule", id, &["Id", "FullName", "Metadata"])
+        .await
+        .expect("get");
+    assert!(!after.metadata.active);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_composite_is_chunked_by_25_with_per_item_failures() {
+    let handle = sim::start(&sim::org(30, 0, "")).await;
+    let client = sim::client_for(&handle);
+    let flows: Vec<IdRow> = client
+        .tooling_query("SELECT Id FROM FlowDefinition")
+        .await
+        .expect("flows");
+    assert_eq!(flows.len(), 30);
+    let missing = "300000000000000AAA";
+    let mut requests: Vec<CompositeRequest> = flows
+        .iter()
+        .map(|f| CompositeRequest::get("FlowDefinition", &f.id, &["Id", "Metadata"]))
+        .collect();
+    requests.insert(
+        10,
+        CompositeRequest::get("FlowDefinition", missing, &["Id"]),
+    );
+    let expected: Vec<String> = requests
+        .iter()
+        .map(|r| r.reference_id().to_owned())
+        .collect();
+    handle.reset_counters();
+    let responses = client.tooling_composite(requests).await.expect("composite");
+    assert_eq!(sim::count(&handle, "composite"), 2, "ceil(31 / 25) calls");
+    let got: Vec<String> = responses.iter().map(|r| r.reference_id.clone()).collect();
+    assert_eq!(got, expected, "request order");
+    for (i, response) in responses.iter().enumerate() {
+        if i == 10 {
+            assert_eq!(response.status, 404);
+            assert_eq!(response.errors()[0].error_code, "NOT_FOUND");
+            let error = response.error("sim").expect("error");
+            assert!(error.is_not_found() && !error.is_transient());
+        } else {
+            assert_eq!(response.status, 200, "{response:?}");
+            let record: serde_json::Value = response.record().expect("record");
+            assert_eq!(record["Metadata"]["activeVersionNumber"], json!(2));
+        }
+    }
+
+    // PATCHes through composite: deactivate the first three flows.
+    let patches: Vec<CompositeRequest> = flows[..3]
+        .iter()
+        .map(|f| {
+            CompositeRequest::patch(
+                "FlowDefinition",
+                &f.id,
+                json!({"Metadata": {"activeVersionNumber": 0}}),
+            )
+        })
+        .collect();
+    let responses = client.tooling_composite(patches).await.expect("patches");
+    assert!(responses.iter().all(|r| r.is_success()), "{responses:?}");
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_transient_faults_are_retried_until_success() {
+    let handle = sim::start(&sim::org(
+        3,
+        3,
+        "[faults]\nseed = 7\ntransient_error_rate = 0.3",
+    ))
+    .await;
+    let client = sim::client_for(&handle);
+    let mut calls = 0u64;
+    for _ in 0..10 {
+        client.limits().await.expect("limits");
+        let rules: Vec<IdRow> = client
+            .tooling_query("SELECT Id FROM ValidationRule")
+            .await
+            .expect("query");
+        client
+            .tooling_get::<serde_json::Value>("ValidationRule", &rules[0].id, &["Id"])
+            .await
+            .expect("get");
+        calls += 3;
+    }
+    let injected = sim::count(&handle, "faults_injected");
+    assert!(injected > 0, "{:?}", handle.counters());
+    assert_eq!(
+        sim::count(&handle, "api_requests"),
+        calls + injected,
+        "every injected fault cost exactly one extra attempt: {:?}",
+        handle.counters()
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_dropped_connections_are_retried_until_success() {
+    let handle = sim::start(&sim::org(3, 3, "[faults]\nseed = 11\ndrop_rate = 0.3")).await;
+    let client = sim::client_for(&handle);
+    for _ in 0..10 {
+        client.limits().await.expect("limits");
+        let _: Vec<IdRow> = client
+            .tooling_query("SELECT Id FROM FlowDefinition")
+            .await
+            .expect("query");
+    }
+    let dropped = sim::count(&handle, "dropped");
+    assert!(dropped > 0, "{:?}", handle.counters());
+    assert_eq!(
+        sim::count(&handle, "limits") + sim::count(&handle, "tooling_query"),
+        20 + dropped - (sim::count(&handle, "token") - 1),
+        "{:?}",
+        handle.counters()
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_permanent_errors_are_not_retried() {
+    let handle = sim::start(&sim::org(1, 1, "")).await;
+    let client = sim::client_for(&handle);
+    client.identity().await.expect("token");
+    handle.reset_counters();
+    let error = client
+        .tooling_get::<serde_json::Value>("ValidationRule", "03d000000000000AAA", &[])
+        .await
+        .expect_err("404");
+    assert!(error.is_not_found(), "{error:?}");
+    assert_eq!(
+        sim::count(&handle, "sobject_get"),
+        1,
+        "{:?}",
+        handle.counters()
+    );
+
+    let error = client
+        .tooling_query::<serde_json::Value>("SELECT Id, NoSuchField__x FROM ValidationRule")
+        .await
+        .expect_err("400");
+    assert!(
+        matches!(error, SfError::Api { status: 400, .. }),
+        "{error:?}"
+    );
+    assert_eq!(sim::count(&handle, "tooling_query"), 1);
+    assert_eq!(sim::count(&handle, "api_requests"), 2);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_daily_limit_is_not_retried() {
+    let handle = sim::start(&sim::org(
+        1,
+        0,
+        "[limits]\ndaily_api_requests = 1000\nused = 1000",
+    ))
+    .await;
+    let client = sim::client_for(&handle);
+    let error = client.limits().await.expect_err("limit");
+    assert!(
+        matches!(error, SfError::RequestLimitExceeded { .. }),
+        "{error:?}"
+    );
+    assert!(!error.is_transient());
+    assert_eq!(sim::count(&handle, "rejected_limit"), 1);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_token_errors_explain_what_to_check() {
+    let handle = sim::start(&sim::org(0, 0, "")).await;
+    let wrong_secret = "wrong-secret-5d1e";
+    let mut settings = sim::settings_for(&handle);
+    settings.client_secret = secrecy::SecretString::from(wrong_secret);
+    let error = client(settings).identity().await.expect_err("bad secret");
+    assert!(matches!(error, SfError::Auth { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("consumer secret"), "{message}");
+    for text in [message, format!("{error:?}")] {
+        assert!(!text.contains(wrong_secret), "{text}");
+        assert!(!text.contains(handle.client_secret()), "{text}");
+    }
+
+    let mut settings = sim::settings_for(&handle);
+    settings.client_id = "3MVG9unknown".into();
+    let error = client(settings).identity().await.expect_err("bad id");
+    assert_eq!(error.error_code(), Some("invalid_client_id"));
+    assert!(error.to_string().contains("client_id"), "{error}");
+    assert_eq!(sim::count(&handle, "token"), 0);
+    handle.shutdown().await;
+
+    for (auth, expected) in [
+        ("no_run_as_user", "Run As user"),
+        ("wrong_domain", "My Domain"),
+    ] {
+        let handle = sim::start(&format!("[org]\nauth = \"{auth}\"")).await;
+        let error = sim::client_for(&handle).identity().await.expect_err(auth);
+        assert!(matches!(error, SfError::Auth { .. }), "{error:?}");
+        assert!(error.to_string().contains(expected), "{error}");
+        handle.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn sim_api_usage_and_versions() {
+    let handle = sim::start(&sim::org(
+        1,
+        0,
+        "[limits]\ndaily_api_requests = 5000\nused = 100",
+    ))
+    .await;
+    let client = sim::client_for(&handle);
+    let versions = client.versions().await.expect("versions");
+    assert!(versions.iter().any(|v| v.version == "66.0"), "{versions:?}");
+    assert!(versions.iter().any(|v| v.url == "/services/data/v66.0"));
+    assert_eq!(sim::count(&handle, "token"), 0, "versions needs no token");
+
+    let limits = client.limits().await.expect("limits");
+    assert_eq!(limits.daily_api_requests.max, 5000);
+    let first = client.api_usage().expect("usage");
+    assert_eq!(first.max, 5000);
+    client.limits().await.expect("limits");
+    let second = client.api_usage().expect("usage");
+    assert_eq!(second.used, first.used + 1);
+    assert_eq!(limits.daily_api_requests.remaining, 5000 - first.used);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_concurrent_requests_share_one_token_mint() {
+    let handle = sim::start(&sim::org(1, 1, "[faults]\nlatency = \"20ms\"")).await;
+    let client = sim::client_for(&handle);
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.limits().await })
+        })
+        .collect();
+    for call in calls {
+        call.await.expect("joins").expect("limits");
+    }
+    assert_eq!(sim::count(&handle, "token"), 1, "{:?}", handle.counters());
+    assert_eq!(sim::count(&handle, "limits"), 8);
+
+    // After a revocation, concurrent callers that all see the 401 share one re-mint.
+    handle
+        .admin(pauseplay::sim::AdminAction::RevokeTokens)
+        .expect("revoke");
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.limits().await })
+        })
+        .collect();
+    for call in calls {
+        call.await.expect("joins").expect("limits");
+    }
+    assert_eq!(sim::count(&handle, "token"), 2, "{:?}", handle.counters());
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_overlapping_writes_are_retried_after_admin_conflicts() {
+    let handle = sim::start(&sim::org(4, 0, "[faults]\nlatency = \"30ms\"")).await;
+    let client = sim::client_for(&handle);
+    let flows: Vec<IdRow> = client
+        .tooling_query("SELECT Id FROM FlowDefinition")
+        .await
+        .expect("flows");
+    handle.reset_counters();
+    let patches: Vec<_> = flows
+        .iter()
+        .map(|flow| {
+            let client = client.clone();
+            let id = flow.id.clone();
+            tokio::spawn(async move {
+                client
+                    .tooling_patch(
+                        "FlowDefinition",
+                        &id,
+                        &json!({"Metadata": {"activeVersionNumber": 0}}),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for patch in patches {
+        patch
+            .await
+            .expect("joins")
+            .expect("patch eventually succeeds");
+    }
+    let conflicts = sim::count(&handle, "admin_conflicts");
+    assert!(conflicts > 0, "{:?}", handle.counters());
+    // Each conflict cost one refused request; each PATCH was applied once.
+    assert_eq!(
+        sim::count(&handle, "api_requests"),
+        4 + conflicts,
+        "{:?}",
+        handle.counters()
+    );
+    assert_eq!(sim::count(&handle, "sobject_patch"), 4);
+    let rows: Vec<serde_json::Value> = client
+        .tooling_query("SELECT Id, ActiveVersionId FROM FlowDefinition")
+        .await
+        .expect("flows");
+    assert!(
+        rows.iter().all(|row| row["ActiveVersionId"].is_null()),
+        "{rows:?}"
+    );
+    handle.shutdown().await;
+}

@@ -1,0 +1,262 @@
+//! Fault injection: the simulated network and the simulated org misbehaving on purpose.
+//!
+//! [`Faults`] is the configuration (the scenario's `[faults]` table, `SimHandle::set_faults`,
+//! `POST /__sim/faults`). [`FaultEngine`] draws the decisions from one seeded RNG that lives
+//! behind the org's mutex, so a fixed seed and a fixed request sequence give the same faults
+//! every run.
+
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// What goes wrong, and how often. `Default` is a well-behaved org (admin conflicts are on
+/// by default because real Salesforce refuses overlapping admin writes; they only arise when
+/// a client overlaps writes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// Seed of the RNG that decides transient errors and dropped connections.
+    #[serde(default)]
+    pub seed: u64,
+    /// Added to every request before it is answered (e.g. `"200ms"`). Writes hold the org's
+    /// "admin operation in progress" marker for this long.
+    #[serde(default, with = "human_duration")]
+    pub latency: Duration,
+    /// Share (0.0–1.0) of API requests answered with a transient error, alternating between
+    /// 503 `SERVER_UNAVAILABLE` and 400 `UNABLE_TO_LOCK_ROW`. The request has no effect.
+    #[serde(default)]
+    pub transient_error_rate: f64,
+    /// Share (0.0–1.0) of requests whose connection is dropped without a response. The
+    /// request is still processed (a write still happens): the answer is what gets lost.
+    #[serde(default)]
+    pub drop_rate: f64,
+    /// Answer a write that overlaps another write with `UNKNOWN_EXCEPTION`
+    /// "admin operation already in progress".
+    #[serde(default = "default_true")]
+    pub admin_conflicts: bool,
+    /// Access tokens expire this long after they were issued (absent: never).
+    #[serde(default, with = "human_duration::option")]
+    pub token_ttl: Option<Duration>,
+    /// Access tokens expire after this many API requests (0: never).
+    #[serde(default)]
+    pub token_requests: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            seed: 0,
+            latency: Duration::ZERO,
+            transient_error_rate: 0.0,
+            drop_rate: 0.0,
+            admin_conflicts: true,
+            token_ttl: None,
+            token_requests: 0,
+        }
+    }
+}
+
+impl Faults {
+    /// Checks the rates; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, rate) in [
+            ("transient_error_rate", self.transient_error_rate),
+            ("drop_rate", self.drop_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!(
+                    "faults.{key} must be between 0.0 and 1.0, got {rate}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The same faults with rates forced into 0.0–1.0 (NaN becomes 0), for callers that
+    /// cannot report an error.
+    fn clamped(mut self) -> Self {
+        for rate in [&mut self.transient_error_rate, &mut self.drop_rate] {
+            *rate = if rate.is_nan() {
+                0.0
+            } else {
+                rate.clamp(0.0, 1.0)
+            };
+        }
+        self
+    }
+}
+
+/// The transient error to answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transient {
+    ServerUnavailable,
+    UnableToLockRow,
+}
+
+/// Draws fault decisions. Lives inside the org state, behind its mutex.
+#[derive(Debug)]
+pub struct FaultEngine {
+    faults: Faults,
+    rng: StdRng,
+    next_transient: Transient,
+}
+
+impl FaultEngine {
+    pub fn new(faults: Faults) -> Self {
+        let faults = faults.clamped();
+        FaultEngine {
+            rng: StdRng::seed_from_u64(faults.seed),
+            faults,
+            next_transient: Transient::ServerUnavailable,
+        }
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Replaces the configuration and restarts the random sequence from its seed.
+    pub fn set(&mut self, faults: Faults) {
+        *self = FaultEngine::new(faults);
+    }
+
+    /// Whether this request's connection is dropped. Drawn once for every request under
+    /// `/services`, so the sequence depends only on the seed and the request order.
+    pub fn draw_drop(&mut self) -> bool {
+        let roll: f64 = self.rng.random();
+        roll < self.faults.drop_rate
+    }
+
+    /// Whether this API request fails transiently, and how. Drawn once per API request.
+    pub fn draw_transient(&mut self) -> Option<Transient> {
+        let roll: f64 = self.rng.random();
+        if roll >= self.faults.transient_error_rate {
+            return None;
+        }
+        let this = self.next_transient;
+        self.next_transient = match this {
+            Transient::ServerUnavailable => Transient::UnableToLockRow,
+            Transient::UnableToLockRow => Transient::ServerUnavailable,
+        };
+        Some(this)
+    }
+}
+
+/// Serde for human durations (`"90s"`, `"2h 30m"`, or ISO 8601 `"PT90S"`), parsed by jiff.
+pub mod human_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Parses a non-negative human duration.
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let signed: jiff::SignedDuration = text
+            .trim()
+            .parse()
+            .map_err(|err| format!("invalid duration `{text}`: {err}"))?;
+        Duration::try_from(signed).map_err(|_| format!("duration `{text}` must not be negative"))
+    }
+
+    /// Formats a duration the way [`parse`] reads it, e.g. `1m 30s`.
+    pub fn format(duration: Duration) -> String {
+        match jiff::SignedDuration::try_from(duration) {
+            Ok(signed) => format!("{signed:#}"),
+            // Only durations beyond i64 seconds fail; say so in seconds.
+            Err(_) => format!("{}s", duration.as_secs()),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format(*duration))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// The same for `Option<Duration>` (absent or `null` is `None`).
+    pub mod option {
+        use std::time::Duration;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            duration: &Option<Duration>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match duration {
+                Some(duration) => serializer.serialize_str(&super::format(*duration)),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Duration>, D::Error> {
+            Option::<String>::deserialize(deserializer)?
+                .map(|text| super::parse(&text).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_trip() {
+        for text in ["90s", "2h", "150ms", "2h 30m"] {
+            let parsed = human_duration::parse(text).expect("valid duration");
+            assert_eq!(
+                human_duration::parse(&human_duration::format(parsed)),
+                Ok(parsed)
+            );
+        }
+        assert_eq!(human_duration::parse("90s"), Ok(Duration::from_secs(90)));
+        assert!(human_duration::parse("-5s").is_err());
+        assert!(human_duration::parse("soon").is_err());
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_faults_and_transients_alternate() {
+        let faults = Faults {
+            seed: 7,
+            transient_error_rate: 0.5,
+            drop_rate: 0.2,
+            ..Faults::default()
+        };
+        let run = |faults: &Faults| {
+            let mut engine = FaultEngine::new(faults.clone());
+            (0..200)
+                .map(|_| (engine.draw_drop(), engine.draw_transient()))
+                .collect::<Vec<_>>()
+        };
+        let first = run(&faults);
+        assert_eq!(first, run(&faults));
+        let transients: Vec<Transient> = first.iter().filter_map(|(_, t)| *t).collect();
+        assert!(transients.len() > 50 && transients.len() < 150);
+        for pair in transients.windows(2) {
+            assert_ne!(pair[0], pair[1]);
+        }
+        assert!(first.iter().any(|(dropped, _)| *dropped));
+    }
+
+    #[test]
+    fn rates_outside_the_unit_interval_are_refused_or_clamped() {
+        let faults = Faults {
+            drop_rate: 1.5,
+            ..Faults::default()
+        };
+        assert!(faults.validate().unwrap_err().contains("faults.drop_rate"));
+        let mut engine = FaultEngine::new(faults);
+        assert!((0..10).all(|_| engine.draw_drop()));
+    }
+}

@@ -1,0 +1,592 @@
+//! The org's true state: its identity, objects and automations.
+//!
+//! Built from an (expanded) [`Scenario`]; changed only by the Tooling PATCH handlers and by
+//! admin actions. `Clone` is what makes `allOrNone` composite rollback a one-liner.
+
+use serde_json::{Value, json};
+
+use super::ids::{IdAllocator, prefix};
+use super::scenario::{
+    FlowSpec, FlowStatus, ObjectSpec, STANDARD_OBJECTS, Scenario, TriggerSpec, TriggerStatus,
+    ValidationRuleSpec, WorkflowRuleSpec,
+};
+
+/// Fixed timestamps: the sim has no wall clock in its data, so snapshots stay comparable.
+pub const CREATED_DATE: &str = "2026-09-01T09:30:00.000+0000";
+pub const LAST_MODIFIED_DATE: &str = "2026-10-15T14:05:00.000+0000";
+
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub info: OrgInfo,
+    /// Standard objects first, then custom objects and platform events, in scenario order.
+    pub objects: Vec<SObjectInfo>,
+    pub flows: Vec<Flow>,
+    pub validation_rules: Vec<ValidationRule>,
+    pub workflow_rules: Vec<WorkflowRule>,
+    pub triggers: Vec<ApexTrigger>,
+    ids: IdAllocator,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrgInfo {
+    pub id: String,
+    pub name: String,
+    pub is_sandbox: bool,
+    pub organization_type: String,
+    pub namespace: Option<String>,
+    pub instance_name: String,
+    pub trial_expiration_date: Option<String>,
+    pub user: UserInfo,
+}
+
+/// The app's Run As user.
+#[derive(Debug, Clone)]
+pub struct UserInfo {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SObjectInfo {
+    pub api_name: String,
+    pub label: String,
+    /// `DurableId` / `EntityDefinitionId` / `TableEnumOrId`: the API name for standard
+    /// objects, a `01I` id for custom objects and platform events.
+    pub durable_id: String,
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub id: String,
+    pub name: String,
+    pub label: String,
+    pub description: Option<String>,
+    pub process_type: String,
+    pub trigger_type: Option<String>,
+    pub record_trigger_type: Option<String>,
+    pub object: Option<String>,
+    pub namespace: Option<String>,
+    pub manageable_state: String,
+    pub api_version: f64,
+    pub versions: Vec<FlowVersion>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FlowVersion {
+    pub id: String,
+    pub number: u32,
+    pub status: FlowStatus,
+}
+
+#[derive(Debug, Clone)]
+pub struct ValidationRule {
+    pub id: String,
+    pub object: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub manageable_state: String,
+    pub metadata: ValidationRuleMetadata,
+}
+
+/// The Metadata API `ValidationRule` type as the Tooling API carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationRuleMetadata {
+    pub active: bool,
+    pub description: Option<String>,
+    pub error_condition_formula: String,
+    pub error_display_field: Option<String>,
+    pub error_message: String,
+    pub should_evaluate_on_client: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkflowRule {
+    pub id: String,
+    pub object: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub metadata: WorkflowRuleMetadata,
+}
+
+/// The Metadata API `WorkflowRule` type as the Tooling API carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowRuleMetadata {
+    pub active: bool,
+    pub actions: Vec<Value>,
+    pub boolean_filter: Option<String>,
+    pub criteria_items: Vec<Value>,
+    pub description: Option<String>,
+    pub formula: Option<String>,
+    pub trigger_type: String,
+    pub workflow_time_triggers: Vec<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApexTrigger {
+    pub id: String,
+    pub name: String,
+    pub object: String,
+    pub status: TriggerStatus,
+    pub body: String,
+    pub api_version: f64,
+    pub namespace: Option<String>,
+    pub manageable_state: String,
+}
+
+/// `ns__Name` for namespaced components, else `Name`.
+pub fn qualified(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{ns}__{name}"),
+        None => name.to_owned(),
+    }
+}
+
+/// Whether a component belongs to an installed managed package (and so cannot be changed).
+fn is_installed(namespace: Option<&String>, state: &str) -> bool {
+    namespace.is_some() && state == "installed"
+}
+
+fn default_state(namespace: Option<&String>, state: Option<&String>) -> String {
+    match (state, namespace) {
+        (Some(state), _) => state.clone(),
+        (None, Some(_)) => "installed".to_owned(),
+        (None, None) => "unmanaged".to_owned(),
+    }
+}
+
+impl Flow {
+    pub fn full_name(&self) -> String {
+        qualified(self.namespace.as_deref(), &self.name)
+    }
+
+    pub fn active(&self) -> Option<&FlowVersion> {
+        self.versions
+            .iter()
+            .find(|v| v.status == FlowStatus::Active)
+    }
+
+    /// The highest-numbered version, whatever its status.
+    pub fn latest(&self) -> Option<&FlowVersion> {
+        self.versions.iter().max_by_key(|v| v.number)
+    }
+
+    pub fn is_installed(&self) -> bool {
+        is_installed(self.namespace.as_ref(), &self.manageable_state)
+    }
+
+    pub fn is_process_builder(&self) -> bool {
+        super::scenario::PROCESS_BUILDER_TYPES.contains(&self.process_type.as_str())
+    }
+
+    /// Makes version `number` the active one (the previously active version becomes
+    /// Obsolete), or deactivates the flow when `number` is `None` (the active version becomes
+    /// Obsolete). The caller has checked that the version exists and can be activated.
+    pub fn set_active_version(&mut self, number: Option<u32>) {
+        for version in &mut self.versions {
+            let target = Some(version.number) == number;
+            if target {
+                version.status = FlowStatus::Active;
+            } else if version.status == FlowStatus::Active {
+                version.status = FlowStatus::Obsolete;
+            }
+        }
+    }
+}
+
+impl ValidationRule {
+    /// `Object.Rule` (`Object.ns__Rule` for managed rules).
+    pub fn full_name(&self) -> String {
+        format!(
+            "{}.{}",
+            self.object,
+            qualified(self.namespace.as_deref(), &self.name)
+        )
+    }
+
+    pub fn is_installed(&self) -> bool {
+        is_installed(self.namespace.as_ref(), &self.manageable_state)
+    }
+}
+
+impl WorkflowRule {
+    /// `Object.Rule Name`.
+    pub fn full_name(&self) -> String {
+        format!(
+            "{}.{}",
+            self.object,
+            qualified(self.namespace.as_deref(), &self.name)
+        )
+    }
+
+    /// Workflow rules carry no manageable state; a namespaced one is from a package.
+    pub fn is_installed(&self) -> bool {
+        self.namespace.is_some()
+    }
+}
+
+impl ApexTrigger {
+    pub fn full_name(&self) -> String {
+        qualified(self.namespace.as_deref(), &self.name)
+    }
+}
+
+impl Org {
+    /// Builds the org from a scenario, generating ids in scenario order.
+    pub fn from_scenario(scenario: &Scenario) -> Org {
+        let scenario = scenario.expanded();
+        let mut ids = IdAllocator::default();
+        let spec = &scenario.org;
+        let org_id = ids.next(prefix::ORGANIZATION);
+        let user_id = ids.next(prefix::USER);
+        let email = if spec.run_as_username.contains('@') {
+            spec.run_as_username.clone()
+        } else {
+            format!("{}@example.com", spec.run_as_username)
+        };
+        let info = OrgInfo {
+            id: org_id,
+            name: spec.name.clone(),
+            is_sandbox: spec.is_sandbox,
+            organization_type: spec.organization_type.clone(),
+            namespace: spec.namespace.clone(),
+            instance_name: spec.instance_name.clone(),
+            trial_expiration_date: spec.trial_expiration_date.clone(),
+            user: UserInfo {
+                id: user_id,
+                username: spec.run_as_username.clone(),
+                name: spec.run_as_name.clone(),
+                email,
+            },
+        };
+        let mut org = Org {
+            info,
+            objects: STANDARD_OBJECTS
+                .iter()
+                .map(|(name, label)| SObjectInfo {
+                    api_name: (*name).to_owned(),
+                    label: (*label).to_owned(),
+                    durable_id: (*name).to_owned(),
+                    namespace: None,
+                })
+                .collect(),
+            flows: Vec::new(),
+            validation_rules: Vec::new(),
+            workflow_rules: Vec::new(),
+            triggers: Vec::new(),
+            ids,
+        };
+        for object in &scenario.objects {
+            org.add_object(object);
+        }
+        for flow in &scenario.flows {
+            org.add_flow(flow);
+        }
+        for rule in &scenario.validation_rules {
+            org.add_validation_rule(rule);
+        }
+        for rule in &scenario.workflow_rules {
+            org.add_workflow_rule(rule);
+        }
+        for trigger in &scenario.triggers {
+            org.add_trigger(trigger);
+        }
+        org
+    }
+
+    pub fn object(&self, api_name: &str) -> Option<&SObjectInfo> {
+        self.objects.iter().find(|o| o.api_name == api_name)
+    }
+
+    /// The `EntityDefinitionId` / `TableEnumOrId` of an object.
+    pub fn durable_id(&self, api_name: &str) -> String {
+        self.object(api_name)
+            .map_or_else(|| api_name.to_owned(), |o| o.durable_id.clone())
+    }
+
+    pub fn add_object(&mut self, spec: &ObjectSpec) {
+        if self.object(&spec.api_name).is_some() {
+            return;
+        }
+        let namespace = spec
+            .api_name
+            .split_once("__")
+            .filter(|(_, rest)| rest.contains("__"))
+            .map(|(ns, _)| ns.to_owned());
+        let durable_id = self.ids.next(prefix::CUSTOM_OBJECT);
+        self.objects.push(SObjectInfo {
+            api_name: spec.api_name.clone(),
+            label: spec.label.clone(),
+            durable_id,
+            namespace,
+        });
+    }
+
+    pub fn add_flow(&mut self, spec: &FlowSpec) {
+        let id = self.ids.next(prefix::FLOW_DEFINITION);
+        let versions = spec
+            .versions
+            .iter()
+            .zip(1u32..)
+            .map(|(status, number)| FlowVersion {
+                id: self.ids.next(prefix::FLOW),
+                number,
+                status: *status,
+            })
+            .collect();
+        let record_trigger_type =
+            spec.record_trigger_type
+                .clone()
+                .or_else(|| match spec.trigger_type.as_deref() {
+                    Some("RecordBeforeDelete") => Some("Delete".to_owned()),
+                    Some(t) if t.starts_with("Record") => Some("CreateAndUpdate".to_owned()),
+                    _ => None,
+                });
+        self.flows.push(Flow {
+            id,
+            name: spec.name.clone(),
+            label: spec
+                .label
+                .clone()
+                .unwrap_or_else(|| spec.name.replace('_', " ")),
+            description: spec.description.clone(),
+            process_type: spec.process_type.clone(),
+            trigger_type: spec.trigger_type.clone(),
+            record_trigger_type,
+            object: spec.object.clone(),
+            namespace: spec.namespace.clone(),
+            manageable_state: default_state(
+                spec.namespace.as_ref(),
+                spec.manageable_state.as_ref(),
+            ),
+            api_version: 66.0,
+            versions,
+        });
+    }
+
+    /// Adds version N+1 with `status` to a flow (an admin saving a new version).
+    pub fn add_flow_version(&mut self, flow_index: usize, status: FlowStatus) -> Option<u32> {
+        let id = self.ids.next(prefix::FLOW);
+        let flow = self.flows.get_mut(flow_index)?;
+        let number = flow.latest().map_or(1, |v| v.number + 1);
+        if status == FlowStatus::Active {
+            flow.versions.push(FlowVersion {
+                id,
+                number,
+                status: FlowStatus::Draft,
+            });
+            flow.set_active_version(Some(number));
+        } else {
+            flow.versions.push(FlowVersion { id, number, status });
+        }
+        Some(number)
+    }
+
+    pub fn add_validation_rule(&mut self, spec: &ValidationRuleSpec) {
+        let id = self.ids.next(prefix::VALIDATION_RULE);
+        self.validation_rules.push(ValidationRule {
+            id,
+            object: spec.object.clone(),
+            name: spec.name.clone(),
+            namespace: spec.namespace.clone(),
+            manageable_state: default_state(
+                spec.namespace.as_ref(),
+                spec.manageable_state.as_ref(),
+            ),
+            metadata: ValidationRuleMetadata {
+                active: spec.active,
+                description: spec.description.clone(),
+                error_condition_formula: spec.formula.clone(),
+                error_display_field: spec.error_display_field.clone(),
+                error_message: spec.message.clone(),
+                should_evaluate_on_client: None,
+            },
+        });
+    }
+
+    pub fn add_workflow_rule(&mut self, spec: &WorkflowRuleSpec) {
+        let id = self.ids.next(prefix::WORKFLOW_RULE);
+        let action_name: String = spec
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let criteria_items = if spec.formula.is_some() {
+            Vec::new()
+        } else {
+            vec![json!({
+                "field": format!("{}.CreatedById", spec.object),
+                "operation": "notEqual",
+                "value": null,
+                "valueField": null,
+            })]
+        };
+        self.workflow_rules.push(WorkflowRule {
+            id,
+            object: spec.object.clone(),
+            name: spec.name.clone(),
+            namespace: spec.namespace.clone(),
+            metadata: WorkflowRuleMetadata {
+                active: spec.active,
+                actions: vec![
+                    json!({ "name": format!("{action_name}_Update"), "type": "FieldUpdate" }),
+                ],
+                boolean_filter: None,
+                criteria_items,
+                description: spec.description.clone(),
+                formula: spec.formula.clone(),
+                trigger_type: spec.trigger_type.clone(),
+                workflow_time_triggers: Vec::new(),
+            },
+        });
+    }
+
+    pub fn add_trigger(&mut self, spec: &TriggerSpec) {
+        let id = self.ids.next(prefix::APEX_TRIGGER);
+        let installed = spec.namespace.is_some()
+            && spec
+                .manageable_state
+                .as_deref()
+                .is_none_or(|s| s == "installed");
+        let body = match (&spec.body, installed) {
+            // Salesforce hides the source of installed managed Apex.
+            (_, true) => "(hidden)".to_owned(),
+            (Some(body), false) => body.clone(),
+            (None, false) => format!(
+                "trigger {} on {} (before insert, before update) {{\n    // Generated by the simulated org.\n    for ({} record : Trigger.new) {{\n    }}\n}}",
+                spec.name, spec.object, spec.object
+            ),
+        };
+        self.triggers.push(ApexTrigger {
+            id,
+            name: spec.name.clone(),
+            object: spec.object.clone(),
+            status: spec.status,
+            body,
+            api_version: spec.api_version,
+            namespace: spec.namespace.clone(),
+            manageable_state: default_state(
+                spec.namespace.as_ref(),
+                spec.manageable_state.as_ref(),
+            ),
+        });
+    }
+
+    /// The true state as stable JSON; every list sorted by name.
+    pub fn snapshot(&self) -> Value {
+        let mut flows: Vec<(String, Value)> = self
+            .flows
+            .iter()
+            .map(|f| {
+                (
+                    f.full_name(),
+                    json!({
+                        "name": f.full_name(),
+                        "id": f.id,
+                        "label": f.label,
+                        "process_type": f.process_type,
+                        "trigger_type": f.trigger_type,
+                        "record_trigger_type": f.record_trigger_type,
+                        "object": f.object,
+                        "namespace": f.namespace,
+                        "manageable_state": f.manageable_state,
+                        "active_version": f.active().map(|v| v.number),
+                        "latest_version": f.latest().map(|v| v.number),
+                        "versions": f.versions.iter().map(|v| json!({
+                            "number": v.number,
+                            "id": v.id,
+                            "status": v.status.as_str(),
+                        })).collect::<Vec<_>>(),
+                    }),
+                )
+            })
+            .collect();
+        let mut validation_rules: Vec<(String, Value)> = self
+            .validation_rules
+            .iter()
+            .map(|r| {
+                (
+                    r.full_name(),
+                    json!({
+                        "full_name": r.full_name(),
+                        "id": r.id,
+                        "object": r.object,
+                        "active": r.metadata.active,
+                        "namespace": r.namespace,
+                        "manageable_state": r.manageable_state,
+                        "metadata": super::records::validation_rule_metadata(&r.metadata),
+                    }),
+                )
+            })
+            .collect();
+        let mut workflow_rules: Vec<(String, Value)> = self
+            .workflow_rules
+            .iter()
+            .map(|r| {
+                (
+                    r.full_name(),
+                    json!({
+                        "full_name": r.full_name(),
+                        "id": r.id,
+                        "object": r.object,
+                        "active": r.metadata.active,
+                        "namespace": r.namespace,
+                        "metadata": super::records::workflow_rule_metadata(&r.metadata),
+                    }),
+                )
+            })
+            .collect();
+        let mut triggers: Vec<(String, Value)> = self
+            .triggers
+            .iter()
+            .map(|t| {
+                (
+                    t.full_name(),
+                    json!({
+                        "name": t.full_name(),
+                        "id": t.id,
+                        "object": t.object,
+                        "status": t.status.as_str(),
+                        "body": t.body,
+                        "api_version": t.api_version,
+                        "namespace": t.namespace,
+                        "manageable_state": t.manageable_state,
+                    }),
+                )
+            })
+            .collect();
+        for list in [
+            &mut flows,
+            &mut validation_rules,
+            &mut workflow_rules,
+            &mut triggers,
+        ] {
+            list.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        let values =
+            |list: Vec<(String, Value)>| list.into_iter().map(|(_, v)| v).collect::<Vec<_>>();
+        json!({
+            "org": {
+                "id": self.info.id,
+                "name": self.info.name,
+                "is_sandbox": self.info.is_sandbox,
+                "organization_type": self.info.organization_type,
+                "namespace": self.info.namespace,
+                "instance_name": self.info.instance_name,
+                "run_as_user_id": self.info.user.id,
+                "run_as_username": self.info.user.username,
+            },
+            "objects": self.objects.iter().filter(|o| o.api_name.contains("__")).map(|o| json!({
+                "api_name": o.api_name,
+                "label": o.label,
+                "durable_id": o.durable_id,
+            })).collect::<Vec<_>>(),
+            "flows": values(flows),
+            "validation_rules": values(validation_rules),
+            "workflow_rules": values(workflow_rules),
+            "triggers": values(triggers),
+        })
+    }
+}

@@ -1,0 +1,489 @@
+//! The HTTP face of the simulated org: router, authentication, the daily limit, the
+//! `Sforce-Limit-Info` header, fault injection and the server's lifecycle.
+//!
+//! Every API request goes through the same three steps:
+//! 1. *admission*, under the state lock: version, bearer token, daily limit (the request is
+//!    counted here), then the fault draws (dropped connection, transient error) and the
+//!    admin-conflict check, which marks a write as in progress;
+//! 2. the simulated network latency, with the lock released (a write keeps its
+//!    "in progress" marker across it, which is what makes overlapping writes collide);
+//! 3. *dispatch*, under the lock again, to the handler in `api.rs`, after which the write
+//!    marker is cleared.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use url::Url;
+
+use super::admin::{self, AdminAction};
+use super::api::{self, ApiRequest, ApiResponse, Dispatch, Route};
+use super::conn::{ConnectionHandle, KillableListener};
+use super::faults::{Faults, Transient};
+use super::handlers::{inspect, token};
+use super::scenario::Scenario;
+use super::state::{Shared, SimState, TokenCheck, counter};
+
+/// The content type of every JSON answer, as Salesforce sends it.
+pub const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+
+/// What the router's handlers share.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub shared: Arc<Shared>,
+    /// `http://127.0.0.1:PORT`, the org's "My Domain".
+    pub base_url: Arc<Url>,
+}
+
+impl App {
+    fn new(scenario: &Scenario, listener: &TcpListener) -> anyhow::Result<App> {
+        Ok(App {
+            shared: Arc::new(Shared::new(SimState::new(scenario))),
+            base_url: Arc::new(base_url(listener)?),
+        })
+    }
+
+    /// The base URL without the trailing slash `Url` always has (`instance_url`).
+    pub fn instance_url(&self) -> String {
+        self.base_url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+/// The URL clients use for a listener; a wildcard bind is reached through loopback.
+fn base_url(listener: &TcpListener) -> anyhow::Result<Url> {
+    let mut addr = listener
+        .local_addr()
+        .context("the simulated org's listener has no local address")?;
+    if addr.ip().is_unspecified() {
+        if addr.is_ipv4() {
+            addr.set_ip(Ipv4Addr::LOCALHOST.into());
+        } else {
+            addr.set_ip(Ipv6Addr::LOCALHOST.into());
+        }
+    }
+    Url::parse(&format!("http://{addr}")).context("cannot build the simulated org's base URL")
+}
+
+/// Starts simulated orgs.
+#[derive(Debug)]
+pub struct SimServer;
+
+impl SimServer {
+    /// Serves the org on an already-bound listener (tests bind 127.0.0.1:0 first). The
+    /// server runs until [`SimHandle::shutdown`] or until every handle is dropped.
+    pub async fn start(scenario: Scenario, listener: TcpListener) -> anyhow::Result<SimHandle> {
+        scenario.validate().context("invalid scenario")?;
+        let app = App::new(&scenario, &listener)?;
+        let (stop, mut stopped) = watch::channel(false);
+        let router = router(app.clone());
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                // Also ends when every handle (and so the sender) is gone.
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            if let Err(err) = serve(listener, router, shutdown).await {
+                tracing::error!("simulated org stopped: {err:#}");
+            }
+        });
+        Ok(SimHandle {
+            inner: Arc::new(HandleInner {
+                app,
+                client_id: scenario.org.client_id.clone(),
+                client_secret: scenario.org.client_secret.clone(),
+                stop,
+                task: std::sync::Mutex::new(Some(task)),
+            }),
+        })
+    }
+}
+
+/// Serves the org until `shutdown` completes (for `pauseplay sim`, which prints
+/// `listener.local_addr()` first and passes Ctrl-C as `shutdown`).
+pub async fn serve_until(
+    scenario: Scenario,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    scenario.validate().context("invalid scenario")?;
+    let app = App::new(&scenario, &listener)?;
+    serve(listener, router(app), shutdown).await
+}
+
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(
+        KillableListener(listener),
+        router.into_make_service_with_connect_info::<ConnectionHandle>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("the simulated org's HTTP server failed")
+}
+
+/// A running simulated org. Cheap to clone; all clones control the same server.
+#[derive(Debug, Clone)]
+pub struct SimHandle {
+    inner: Arc<HandleInner>,
+}
+
+#[derive(Debug)]
+struct HandleInner {
+    app: App,
+    client_id: String,
+    client_secret: String,
+    stop: watch::Sender<bool>,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT`: the org's My Domain and `instance_url`.
+    pub fn base_url(&self) -> Url {
+        (*self.inner.app.base_url).clone()
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    pub fn client_secret(&self) -> &str {
+        &self.inner.client_secret
+    }
+
+    /// Requests per endpoint class (see `state::counter`).
+    pub fn counters(&self) -> std::collections::BTreeMap<String, u64> {
+        self.inner.app.shared.lock().counters.clone()
+    }
+
+    pub fn reset_counters(&self) {
+        self.inner.app.shared.lock().counters.clear();
+    }
+
+    /// The org's true state as stable JSON (lists sorted by name).
+    pub fn snapshot(&self) -> Value {
+        self.inner.app.shared.lock().org.snapshot()
+    }
+
+    /// Replaces the fault configuration; rates outside 0–1 are clamped.
+    pub fn set_faults(&self, faults: Faults) {
+        self.inner.app.shared.lock().set_faults(faults);
+    }
+
+    /// Acts as a human admin in Setup.
+    pub fn admin(&self, action: AdminAction) -> anyhow::Result<()> {
+        admin::apply(&mut self.inner.app.shared.lock(), action)
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish and waits for the
+    /// serving task.
+    pub async fn shutdown(self) {
+        let _ = self.inner.stop.send(true);
+        let task = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            if let Err(err) = task.await {
+                tracing::error!("simulated org task failed: {err}");
+            }
+        }
+    }
+}
+
+fn router(app: App) -> Router {
+    Router::new()
+        .route("/services/oauth2/token", post(token_entry))
+        .route("/services/data", get(versions_entry))
+        .route("/services/data/", get(versions_entry))
+        .route("/services/data/{*rest}", any(api_entry))
+        .route("/__sim/state", get(inspect::state))
+        .route("/__sim/counters", get(inspect::counters))
+        .route("/__sim/counters/reset", post(inspect::reset_counters))
+        .route(
+            "/__sim/faults",
+            get(inspect::faults).post(inspect::set_faults),
+        )
+        .route("/__sim/admin", post(inspect::admin))
+        .fallback(fallback)
+        .with_state(app)
+}
+
+/// A JSON response with Salesforce's content type and, for API answers, the usage header.
+pub fn json_response(
+    status: StatusCode,
+    body: Option<&Value>,
+    limit_info: Option<&str>,
+) -> Response {
+    let mut response = match body {
+        Some(body) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(JSON_CONTENT_TYPE),
+            )],
+            serde_json::to_vec(body).unwrap_or_default(),
+        )
+            .into_response(),
+        None => status.into_response(),
+    };
+    if let Some(value) = limit_info.and_then(|info| HeaderValue::from_str(info).ok()) {
+        response.headers_mut().insert("sforce-limit-info", value);
+    }
+    response
+}
+
+async fn fallback() -> Response {
+    let response = ApiResponse::not_found();
+    json_response(response.status, response.body.as_ref(), None)
+}
+
+async fn sleep(latency: Duration) {
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+}
+
+/// Draws the drop decision and reads the latency for a request outside the API.
+fn network(state: &mut SimState) -> (Duration, bool) {
+    let latency = state.faults.faults().latency;
+    let dropped = state.faults.draw_drop();
+    if dropped {
+        state.count(counter::DROPPED);
+        state.count(counter::FAULTS_INJECTED);
+    }
+    (latency, dropped)
+}
+
+async fn token_entry(
+    State(app): State<App>,
+    ConnectInfo(connection): ConnectInfo<ConnectionHandle>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (latency, dropped) = network(&mut app.shared.lock());
+    sleep(latency).await;
+    let answer = token::token(
+        &mut app.shared.lock(),
+        &headers,
+        &body,
+        &app.instance_url(),
+        Instant::now(),
+    );
+    if dropped {
+        connection.kill();
+    }
+    let mut response = json_response(answer.status, Some(&answer.body), None);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn versions_entry(
+    State(app): State<App>,
+    ConnectInfo(connection): ConnectInfo<ConnectionHandle>,
+) -> Response {
+    let (latency, dropped, limit_info) = {
+        let mut state = app.shared.lock();
+        state.count(counter::VERSIONS);
+        let (latency, dropped) = network(&mut state);
+        (latency, dropped, state.limit_info())
+    };
+    sleep(latency).await;
+    if dropped {
+        connection.kill();
+    }
+    json_response(StatusCode::OK, Some(&api::versions()), Some(&limit_info))
+}
+
+/// The outcome of admission.
+enum Admission {
+    /// Answer now (after the latency) without dispatching.
+    Answer(ApiResponse),
+    /// Dispatch; `claimed` says this request holds the write marker.
+    Dispatch { conflict: bool, claimed: bool },
+}
+
+/// Clears the write marker if the request is abandoned (client gone mid-latency).
+struct WriteClaim {
+    shared: Arc<Shared>,
+    armed: bool,
+}
+
+impl Drop for WriteClaim {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.lock().write_in_progress = false;
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+fn transient_response(kind: Transient, path: &str, org_id: &str) -> ApiResponse {
+    match kind {
+        Transient::ServerUnavailable => ApiResponse::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVER_UNAVAILABLE",
+            "Server temporarily unavailable",
+        ),
+        Transient::UnableToLockRow => {
+            let id = match api::route(path) {
+                Route::SObject { id, .. } => id.to_owned(),
+                _ => org_id.to_owned(),
+            };
+            ApiResponse::bad_request(
+                "UNABLE_TO_LOCK_ROW",
+                format!("unable to obtain exclusive access to this record or 1 records: {id}"),
+            )
+        }
+    }
+}
+
+fn admit(
+    state: &mut SimState,
+    method: &Method,
+    path: &str,
+    token: Option<&str>,
+    write: bool,
+    now: Instant,
+) -> Admission {
+    if api::route(path) == Route::UnknownVersion {
+        state.count(counter::NOT_FOUND);
+        return Admission::Answer(ApiResponse::not_found());
+    }
+    let valid = token.is_some_and(|token| state.use_token(token, now) == TokenCheck::Valid);
+    if !valid {
+        state.count(counter::REJECTED_AUTH);
+        return Admission::Answer(ApiResponse::error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+        ));
+    }
+    if state.api_used >= state.api_max {
+        state.count(counter::REJECTED_LIMIT);
+        return Admission::Answer(ApiResponse::error(
+            StatusCode::FORBIDDEN,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        ));
+    }
+    state.api_used += 1;
+    state.count(counter::API_REQUESTS);
+    if let Some(kind) = state.faults.draw_transient() {
+        state.count(counter::FAULTS_INJECTED);
+        let org_id = state.org.info.id.clone();
+        return Admission::Answer(transient_response(kind, path, &org_id));
+    }
+    if !write || !state.faults.faults().admin_conflicts {
+        return Admission::Dispatch {
+            conflict: false,
+            claimed: false,
+        };
+    }
+    if !state.write_in_progress {
+        state.write_in_progress = true;
+        return Admission::Dispatch {
+            conflict: false,
+            claimed: true,
+        };
+    }
+    state.count(counter::FAULTS_INJECTED);
+    if method == Method::PATCH {
+        state.count(counter::ADMIN_CONFLICTS);
+        Admission::Answer(api::admin_conflict())
+    } else {
+        // A composite: its PATCH items fail, the rest run.
+        Admission::Dispatch {
+            conflict: true,
+            claimed: false,
+        }
+    }
+}
+
+async fn api_entry(
+    State(app): State<App>,
+    ConnectInfo(connection): ConnectInfo<ConnectionHandle>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path();
+    let query = uri.query();
+    let write = api::is_write(&method, path, &body);
+    let (admission, latency, dropped, limit_info) = {
+        let mut state = app.shared.lock();
+        let (latency, dropped) = network(&mut state);
+        let admission = admit(
+            &mut state,
+            &method,
+            path,
+            bearer(&headers),
+            write,
+            Instant::now(),
+        );
+        (admission, latency, dropped, state.limit_info())
+    };
+    let mut claim = WriteClaim {
+        shared: Arc::clone(&app.shared),
+        armed: matches!(admission, Admission::Dispatch { claimed: true, .. }),
+    };
+    sleep(latency).await;
+    let (response, limit_info) = match admission {
+        Admission::Answer(response) => (response, limit_info),
+        Admission::Dispatch { conflict, claimed } => {
+            let mut state = app.shared.lock();
+            let request = ApiRequest {
+                method: &method,
+                path,
+                query,
+                body: &body,
+            };
+            let response = api::dispatch(
+                &mut state,
+                &request,
+                Dispatch {
+                    admin_conflict: conflict,
+                    in_composite: false,
+                },
+            );
+            if claimed {
+                state.write_in_progress = false;
+            }
+            let limit_info = state.limit_info();
+            drop(state);
+            // Released above, under the lock; nothing left for the guard to do.
+            claim.armed = false;
+            (response, limit_info)
+        }
+    };
+    if dropped {
+        connection.kill();
+    }
+    json_response(response.status, response.body.as_ref(), Some(&limit_info))
+}
