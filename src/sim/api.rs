@@ -317,6 +317,7 @@ fn limits(state: &SimState) -> ApiResponse {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

@@ -1,9 +1,11 @@
 //! Fault injection: the simulated network and the simulated org misbehaving on purpose.
 //!
 //! [`Faults`] is the configuration (the scenario's `[faults]` table, `SimHandle::set_faults`,
-//! `POST /__sim/faults`). [`FaultEngine`] draws the decisions from one seeded RNG that lives
+//! `POST /__sim/faults`). [`FaultEngine`] draws the decisions from seeded RNGs that live
 //! behind the org's mutex, so a fixed seed and a fixed request sequence give the same faults
-//! every run.
+//! every run. Drops and transient errors use separate streams derived from the one seed, so
+//! the transient sequence depends only on the order of API requests (a token call in between
+//! does not shift it).
 
 use std::time::Duration;
 
@@ -103,7 +105,8 @@ pub enum Transient {
 #[derive(Debug)]
 pub struct FaultEngine {
     faults: Faults,
-    rng: StdRng,
+    drop_rng: StdRng,
+    transient_rng: StdRng,
     next_transient: Transient,
 }
 
@@ -111,7 +114,8 @@ impl FaultEngine {
     pub fn new(faults: Faults) -> Self {
         let faults = faults.clamped();
         FaultEngine {
-            rng: StdRng::seed_from_u64(faults.seed),
+            drop_rng: StdRng::seed_from_u64(faults.seed ^ 0xD509_D509),
+            transient_rng: StdRng::seed_from_u64(faults.seed),
             faults,
             next_transient: Transient::ServerUnavailable,
         }
@@ -129,13 +133,13 @@ impl FaultEngine {
     /// Whether this request's connection is dropped. Drawn once for every request under
     /// `/services`, so the sequence depends only on the seed and the request order.
     pub fn draw_drop(&mut self) -> bool {
-        let roll: f64 = self.rng.random();
+        let roll: f64 = self.drop_rng.random();
         roll < self.faults.drop_rate
     }
 
     /// Whether this API request fails transiently, and how. Drawn once per API request.
     pub fn draw_transient(&mut self) -> Option<Transient> {
-        let roll: f64 = self.rng.random();
+        let roll: f64 = self.transient_rng.random();
         if roll >= self.faults.transient_error_rate {
             return None;
         }
@@ -208,6 +212,7 @@ pub mod human_duration {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

@@ -357,6 +357,7 @@ pub fn generate(spec: &GenerateSpec) -> Generated {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

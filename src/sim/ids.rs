@@ -107,6 +107,7 @@ fn make_id(key_prefix: &str, n: u64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

@@ -32,6 +32,7 @@ pub mod soql;
 pub mod state;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests;
 
 pub use admin::{AdminAction, Component, ComponentKind, RuleKind};

@@ -425,6 +425,7 @@ pub fn apex_trigger_row(org: &Org, trigger: &ApexTrigger, depth: u8) -> Row {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

@@ -199,10 +199,11 @@ impl SimHandle {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        if let Some(task) = task {
-            if let Err(err) = task.await {
-                tracing::error!("simulated org task failed: {err}");
-            }
+        if let Some(Err(err)) = match task {
+            Some(task) => Some(task.await),
+            None => None,
+        } {
+            tracing::error!("simulated org task failed: {err}");
         }
     }
 }

@@ -202,6 +202,7 @@ fn run_subrequest(state: &mut SimState, sub: &SubRequest, context: Dispatch) -> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

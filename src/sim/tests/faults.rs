@@ -1,1 +1,241 @@
+//! Fault injection over HTTP: transient errors, dropped connections, admin conflicts,
+//! latency.
+
+use std::time::Duration;
+
 use super::*;
+use crate::sim::Faults;
+
+/// Status codes of `n` limits requests.
+async fn statuses(org: &Org, n: usize) -> Vec<(u16, String)> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let answer = org.get(&format!("{V}/limits")).await;
+        let code = if answer.status.is_success() {
+            String::new()
+        } else {
+            answer.error_code().to_owned()
+        };
+        out.push((answer.status.as_u16(), code));
+    }
+    out
+}
+
+#[tokio::test]
+async fn transient_errors_are_deterministic_for_a_seed() {
+    let text = "[faults]\nseed = 42\ntransient_error_rate = 0.4\n";
+    let first = statuses(&Org::start(scenario(text)).await, 40).await;
+    let second = statuses(&Org::start(scenario(text)).await, 40).await;
+    assert_eq!(first, second);
+    let errors: Vec<&(u16, String)> = first.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(errors.len() >= 5 && errors.len() <= 30, "{errors:?}");
+    for pair in errors.windows(2) {
+        assert_ne!(pair[0].1, pair[1].1, "transient errors alternate");
+    }
+    for (status, code) in &errors {
+        match code.as_str() {
+            "SERVER_UNAVAILABLE" => assert_eq!(*status, 503),
+            "UNABLE_TO_LOCK_ROW" => assert_eq!(*status, 400),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // Setting the same faults at runtime restarts the same sequence.
+    let org = Org::mixed().await;
+    org.handle.set_faults(Faults {
+        seed: 42,
+        transient_error_rate: 0.4,
+        ..Faults::default()
+    });
+    assert_eq!(statuses(&org, 40).await, first);
+    assert!(org.handle.counters()["faults_injected"] >= 5);
+}
+
+#[tokio::test]
+async fn unable_to_lock_row_names_the_record() {
+    let org = Org::start(scenario(
+        "[faults]\nseed = 1\ntransient_error_rate = 1.0\n[[flows]]\nname = \"F\"\nprocess_type = \"Flow\"\nversions = [\"Active\"]\n",
+    ))
+    .await;
+    let id = org.flow_id("F");
+    let first = org
+        .get(&format!("{V}/tooling/sobjects/FlowDefinition/{id}"))
+        .await;
+    assert_eq!(first.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(first.message(), "Server temporarily unavailable");
+    let second = org
+        .get(&format!("{V}/tooling/sobjects/FlowDefinition/{id}"))
+        .await;
+    assert_eq!(
+        second.message(),
+        format!("unable to obtain exclusive access to this record or 1 records: {id}")
+    );
+}
+
+#[tokio::test]
+async fn dropped_connections_are_errors_for_the_client() {
+    let org = Org::mixed().await;
+    org.handle.set_faults(Faults {
+        drop_rate: 1.0,
+        ..Faults::default()
+    });
+    let url = org.handle.base_url().join(&format!("{V}/limits")).unwrap();
+    let outcome = async {
+        let response = org
+            .http
+            .get(url.clone())
+            .bearer_auth(&org.token)
+            .send()
+            .await?;
+        response.bytes().await
+    }
+    .await;
+    assert!(outcome.is_err(), "a dropped request must fail: {outcome:?}");
+    assert_eq!(org.handle.counters()["dropped"], 1);
+    // Drops are per request: the next one succeeds.
+    org.handle.set_faults(Faults::default());
+    assert_eq!(org.get(&format!("{V}/limits")).await.status, StatusCode::OK);
+    // The token endpoint drops too.
+    org.handle.set_faults(Faults {
+        drop_rate: 1.0,
+        ..Faults::default()
+    });
+    let token = client()
+        .post(
+            org.handle
+                .base_url()
+                .join("/services/oauth2/token")
+                .unwrap(),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await;
+    assert!(token.is_err() || token.unwrap().bytes().await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn overlapping_writes_conflict() {
+    let org = Org::mixed().await;
+    org.handle.set_faults(Faults {
+        latency: Duration::from_millis(500),
+        ..Faults::default()
+    });
+    let first = org.flow_id("Account_After_Save");
+    let second = org.flow_id("Contact_After_Save");
+    let first_url = format!("{V}/tooling/sobjects/FlowDefinition/{first}");
+    let second_url = format!("{V}/tooling/sobjects/FlowDefinition/{second}");
+    let body = json!({"Metadata": {"activeVersionNumber": 0}});
+    let (a, b) = tokio::join!(org.patch(&first_url, body.clone()), async {
+        // Arrives while the first is still in its latency.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        org.patch(&second_url, body.clone()).await
+    });
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    assert_eq!(b.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        b.body,
+        json!([{"message": "admin operation already in progress", "errorCode": "UNKNOWN_EXCEPTION"}])
+    );
+    assert_eq!(
+        org.flow("Account_After_Save")["active_version"],
+        Value::Null
+    );
+    assert_eq!(org.flow("Contact_After_Save")["active_version"], 2);
+
+    // Inside a composite, only the PATCH item fails; reads overlapping a write are fine.
+    let composite = json!({"compositeRequest": [
+        {"method": "GET", "url": format!("{V}/tooling/sobjects/FlowDefinition/{second}"), "referenceId": "read"},
+        {"method": "PATCH", "url": format!("{V}/tooling/sobjects/FlowDefinition/{second}"), "referenceId": "write", "body": body},
+    ]});
+    let (a, b, c) = tokio::join!(
+        org.patch(&first_url, json!({"Metadata": {"activeVersionNumber": 2}})),
+        async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            org.composite(composite.clone()).await
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            org.get(&format!("{V}/limits")).await
+        }
+    );
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    assert_eq!(c.status, StatusCode::OK);
+    let items = b.body["compositeResponse"].as_array().unwrap();
+    assert_eq!(items[0]["httpStatusCode"], 200);
+    assert_eq!(items[1]["httpStatusCode"], 500);
+    assert_eq!(items[1]["body"][0]["errorCode"], "UNKNOWN_EXCEPTION");
+    // Sequential writes never conflict.
+    let c = org
+        .patch(&second_url, json!({"Metadata": {"activeVersionNumber": 0}}))
+        .await;
+    assert_eq!(c.status, StatusCode::NO_CONTENT);
+
+    // With admin_conflicts off, overlapping writes both succeed.
+    org.handle.set_faults(Faults {
+        latency: Duration::from_millis(500),
+        admin_conflicts: false,
+        ..Faults::default()
+    });
+    let (a, b) = tokio::join!(
+        org.patch(&first_url, json!({"Metadata": {"activeVersionNumber": 0}})),
+        org.patch(&second_url, json!({"Metadata": {"activeVersionNumber": 2}})),
+    );
+    assert_eq!(
+        (a.status, b.status),
+        (StatusCode::NO_CONTENT, StatusCode::NO_CONTENT)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_is_added() {
+    let org = Org::start(scenario("[faults]\nlatency = \"2s\"\n")).await;
+    let started = tokio::time::Instant::now();
+    assert_eq!(org.get(&format!("{V}/limits")).await.status, StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn faults_over_the_inspection_endpoint() {
+    let org = Org::mixed().await;
+    let url = org.handle.base_url().join("/__sim/faults").unwrap();
+    let set = org
+        .http
+        .post(url.clone())
+        .json(&json!({"seed": 3, "transient_error_rate": 1.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+    assert_eq!(
+        org.get(&format!("{V}/limits")).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let current: Value = org
+        .http
+        .get(url.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(current["seed"], 3);
+    assert_eq!(current["admin_conflicts"], true);
+    let bad = org
+        .http
+        .post(url.clone())
+        .json(&json!({"drop_rate": 3.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let unknown = org
+        .http
+        .post(url)
+        .json(&json!({"dorp_rate": 0.1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let body: Value = unknown.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("dorp_rate"));
+}

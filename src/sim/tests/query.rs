@@ -286,3 +286,27 @@ async fn tooling_pagination_and_bad_locators() {
         "INVALID_QUERY_LOCATOR"
     );
 }
+
+#[tokio::test]
+async fn the_large_org_answers_whole_kind_queries() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/sim/large.toml");
+    let org = Org::start(Scenario::load(&path).unwrap()).await;
+    let started = std::time::Instant::now();
+    let flows = org
+        .tooling_query("SELECT Id, DeveloperName, NamespacePrefix, ActiveVersion.VersionNumber, LatestVersion.VersionNumber FROM FlowDefinition")
+        .await;
+    assert_eq!(flows.body["totalSize"], 650);
+    let view = org
+        .query("SELECT DurableId, ApiName, ProcessType, TriggerType, TriggerObjectOrEvent.QualifiedApiName, ActiveVersionId FROM FlowDefinitionView WHERE ProcessType = 'Workflow'")
+        .await;
+    assert!(
+        view.body["totalSize"].as_u64().unwrap() > 50,
+        "{}",
+        view.body
+    );
+    let rules = org
+        .tooling_query("SELECT Id, Active, EntityDefinition.QualifiedApiName FROM ValidationRule")
+        .await;
+    assert_eq!(rules.body["totalSize"], 400);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
