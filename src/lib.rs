@@ -14,11 +14,13 @@
 //! - [`plan`]: turns a discovery into the report that `pauseplay plan` prints.
 //! - [`sim`]: the simulated Salesforce org used by `pauseplay sim`, `pauseplay demo` and every
 //!   test. It is written from the wire-format reference, never from the client.
+//! - [`commands`]: the CLI's commands as functions returning an outcome.
 //! - [`demo`]: the end-to-end demonstration on a built-in simulated org.
 //!
 //! See `ARCHITECTURE.md` for the invariants that hold across these modules.
 
 pub mod automation;
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod plan;

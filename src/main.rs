@@ -1,1 +1,147 @@
-fn main() {}
+//! The `pauseplay` binary: parses the command line, runs one command from the library and
+//! maps its outcome to an exit code. This is the only place the process exits.
+//!
+//! Exit codes: 0 success; 1 the operation failed; 2 usage or configuration error; 3 the daemon
+//! is not reachable.
+
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pauseplay::commands::{self, CommandError};
+use pauseplay::config::DEFAULT_CONFIG_PATH;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pauseplay",
+    version,
+    about = "Pause Salesforce automations during maintenance windows and restore them exactly"
+)]
+struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "PAUSEPLAY_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Dry run: list every component a pause would touch, and every one it would skip and why.
+    Plan {
+        /// Plan only this org (repeatable); default: every configured org.
+        #[arg(long = "org", value_name = "ORG")]
+        orgs: Vec<String>,
+        /// Print stable, versioned JSON (see docs/json.md) instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the client-credentials flow against one org and show the org, the run-as user and
+    /// the API usage.
+    AuthTest {
+        #[arg(long, value_name = "ORG")]
+        org: String,
+    },
+    /// Validate the configuration; every problem names the file and the key.
+    CheckConfig,
+    /// Run pauseplay end to end on a built-in simulated org (no Salesforce account needed).
+    Demo,
+    /// Serve a simulated Salesforce org for trials and tests.
+    Sim {
+        /// Address to listen on.
+        #[arg(long, default_value = commands::DEFAULT_SIM_ADDR)]
+        listen: SocketAddr,
+        /// Scenario file describing the org (see docs/sim-scenarios.md); default: the demo org.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap formats help, version and usage errors; its exit code is 0 for the first
+            // two and 2 for usage errors, which matches ours.
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    init_logging(matches!(cli.command, Command::Sim { .. }));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("pauseplay: could not start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(output) => {
+            if !output.is_empty() {
+                println!("{}", output.trim_end());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("pauseplay: {}", format_error(&error));
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<String, CommandError> {
+    match cli.command {
+        Command::Plan { orgs, json } => commands::plan(&cli.config, &orgs, json).await,
+        Command::AuthTest { org } => commands::auth_test(&cli.config, &org).await,
+        Command::CheckConfig => commands::check_config(&cli.config),
+        Command::Demo => Ok(pauseplay::demo::run().await?),
+        Command::Sim { listen, scenario } => {
+            commands::sim(
+                listen,
+                scenario.as_deref(),
+                |banner| println!("{banner}"),
+                async {
+                    let _ = tokio::signal::ctrl_c().await;
+                },
+            )
+            .await?;
+            Ok(String::new())
+        }
+    }
+}
+
+/// The error and its causes, one per line, so the actionable part (often the innermost
+/// cause) is never cut off.
+fn format_error(error: &CommandError) -> String {
+    match error {
+        CommandError::Failed(error) => {
+            let mut text = error.to_string();
+            for cause in error.chain().skip(1) {
+                text.push_str("\n  caused by: ");
+                text.push_str(&cause.to_string());
+            }
+            text
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Logs go to stderr so stdout stays the command's output (tables, JSON). `PAUSEPLAY_LOG`
+/// takes `RUST_LOG`-style directives.
+fn init_logging(verbose: bool) {
+    let default = if verbose { "info" } else { "warn" };
+    let filter =
+        EnvFilter::try_from_env("PAUSEPLAY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

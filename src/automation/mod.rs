@@ -1,6 +1,98 @@
 //! The automations pauseplay pauses: their kinds, how each kind is discovered in an org, and
 //! the classification of every component as *will pause* or *skip* with a reason.
+//!
+//! [`discover`] runs the read-only queries of every kind in scope concurrently (reads to one
+//! org may overlap; only writes are serialised) and returns a [`Discovery`]. Each kind's
+//! module owns its SOQL and the record shapes that SOQL selects; the shared rules (managed,
+//! excluded, object scope, already inactive) live in [`scope`].
 
+mod component;
+mod de;
+mod flow;
 mod kind;
+mod org;
+pub mod read;
+pub mod scope;
+mod trigger;
+mod validation_rule;
+mod workflow_rule;
 
+pub use component::{Component, Decision, ObservedState, SkipReason};
 pub use kind::{Kind, UnknownKind};
+pub use org::{OrgInfo, read_org_info};
+pub use scope::Scope;
+
+use crate::salesforce::{OrgClient, SfError};
+
+/// Everything discovery found in one org.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    pub org: OrgInfo,
+    /// Sorted by kind, object, then API name, so reports and JSON are stable.
+    pub components: Vec<Component>,
+}
+
+/// The failure of a discovery: which kind's read failed, and the Salesforce error.
+#[derive(Debug, thiserror::Error)]
+#[error("could not list {what} in org `{org}`")]
+pub struct DiscoveryError {
+    pub org: String,
+    pub what: &'static str,
+    #[source]
+    pub source: SfError,
+}
+
+/// Lists every component of the kinds in `scope` and decides what a pause would do with it.
+pub async fn discover(client: &OrgClient, scope: &Scope) -> Result<Discovery, DiscoveryError> {
+    let failed = |what: &'static str| {
+        move |source: SfError| DiscoveryError {
+            org: client.org().to_owned(),
+            what,
+            source,
+        }
+    };
+    let org = read_org_info(client)
+        .await
+        .map_err(failed("the Organization record"))?;
+    let (flows, validation_rules, workflow_rules, triggers) = tokio::try_join!(
+        async {
+            flow::discover(client, scope, &org)
+                .await
+                .map_err(failed("flows and Process Builders"))
+        },
+        async {
+            if !scope.includes_kind(Kind::ValidationRule) {
+                return Ok(Vec::new());
+            }
+            validation_rule::discover(client, scope, &org)
+                .await
+                .map_err(failed("validation rules"))
+        },
+        async {
+            if !scope.includes_kind(Kind::WorkflowRule) {
+                return Ok(Vec::new());
+            }
+            workflow_rule::discover(client, scope, &org)
+                .await
+                .map_err(failed("workflow rules"))
+        },
+        async {
+            if !scope.includes_kind(Kind::Trigger) {
+                return Ok(Vec::new());
+            }
+            trigger::discover(client, scope, &org)
+                .await
+                .map_err(failed("Apex triggers"))
+        },
+    )?;
+    let mut components: Vec<Component> = flows
+        .into_iter()
+        .chain(validation_rules)
+        .chain(workflow_rules)
+        .chain(triggers)
+        .collect();
+    components.sort_by(|a, b| {
+        (a.kind, &a.object, &a.api_name, &a.id).cmp(&(b.kind, &b.object, &b.api_name, &b.id))
+    });
+    Ok(Discovery { org, components })
+}

@@ -99,7 +99,7 @@ pub(super) fn load(
 
     if let Some(value) = keys.file {
         let path = PathBuf::from(c.nonempty_string(&file_key, value)?);
-        match read_secret_file(&path) {
+        match read_secret_file(&path, FILE_EXPOSED_BITS) {
             Ok(secret) => Some((secret, SecretSource::File(path))),
             Err(err) => {
                 c.problem(&file_key, err.message(&path, "secret file"));
@@ -170,7 +170,7 @@ fn load_credential(
         return None;
     };
     let path = Path::new(directory).join(&name);
-    match read_secret_file(&path) {
+    match read_secret_file(&path, CREDENTIAL_EXPOSED_BITS) {
         Ok(secret) => Some((secret, SecretSource::Credential { name, path })),
         Err(SecretFileError::Missing) => {
             c.problem(
@@ -226,10 +226,20 @@ impl SecretFileError {
     }
 }
 
-/// Reads a secret file, refusing one that other users could read or change. The permission
-/// check and the read use the same open file, so a swap of the path in between cannot slip a
-/// different file past the check.
-fn read_secret_file(path: &Path) -> Result<SecretString, SecretFileError> {
+/// Permission bits that make a `client_secret_file` unacceptable: any access by group or others.
+const FILE_EXPOSED_BITS: u32 = 0o077;
+
+/// Permission bits that make a systemd credential unacceptable: any access by others. systemd
+/// hands a credential to a service running under `User=` through an ACL entry for that user,
+/// which shows up as group bits (the ACL mask) in the mode; the credentials directory itself is
+/// private to the unit, so only "others" bits mean a real exposure.
+const CREDENTIAL_EXPOSED_BITS: u32 = 0o007;
+
+/// Reads a secret file, refusing one that other users could read or change (`exposed` is the
+/// mask of permission bits that count as exposure). The permission check and the read use the
+/// same open file, so a swap of the path in between cannot slip a different file past the
+/// check.
+fn read_secret_file(path: &Path, exposed: u32) -> Result<SecretString, SecretFileError> {
     let classify = |err: io::Error| match err.kind() {
         io::ErrorKind::NotFound => SecretFileError::Missing,
         io::ErrorKind::PermissionDenied => SecretFileError::Denied,
@@ -241,7 +251,7 @@ fn read_secret_file(path: &Path) -> Result<SecretString, SecretFileError> {
         return Err(SecretFileError::NotAFile);
     }
     let mode = metadata.permissions().mode() & 0o7777;
-    if mode & 0o077 != 0 {
+    if mode & exposed != 0 {
         return Err(SecretFileError::Exposed(mode));
     }
     let mut bytes = Vec::new();
@@ -272,37 +282,54 @@ mod tests {
     #[test]
     fn reads_a_private_file_and_trims_the_newline() {
         let file = secret_file(b"s3cret\r\n", 0o600);
-        let secret = read_secret_file(file.path()).expect("readable");
+        let secret = read_secret_file(file.path(), FILE_EXPOSED_BITS).expect("readable");
         assert_eq!(secret.expose_secret(), "s3cret");
         let file = secret_file(b"s3cret", 0o400);
-        assert!(read_secret_file(file.path()).is_ok());
+        assert!(read_secret_file(file.path(), FILE_EXPOSED_BITS).is_ok());
     }
 
     #[test]
     fn refuses_exposed_empty_and_binary_files() {
         let file = secret_file(b"s3cret\n", 0o640);
         assert!(matches!(
-            read_secret_file(file.path()),
+            read_secret_file(file.path(), FILE_EXPOSED_BITS),
             Err(SecretFileError::Exposed(0o640))
         ));
         let file = secret_file(b"s3cret\n", 0o602);
         assert!(matches!(
-            read_secret_file(file.path()),
+            read_secret_file(file.path(), FILE_EXPOSED_BITS),
             Err(SecretFileError::Exposed(0o602))
         ));
         let file = secret_file(b"\n", 0o600);
         assert!(matches!(
-            read_secret_file(file.path()),
+            read_secret_file(file.path(), FILE_EXPOSED_BITS),
             Err(SecretFileError::Empty)
         ));
         let file = secret_file(&[0xff, 0xfe], 0o600);
         assert!(matches!(
-            read_secret_file(file.path()),
+            read_secret_file(file.path(), FILE_EXPOSED_BITS),
             Err(SecretFileError::NotUtf8)
         ));
         assert!(matches!(
-            read_secret_file(Path::new("/nonexistent/pauseplay.secret")),
+            read_secret_file(
+                Path::new("/nonexistent/pauseplay.secret"),
+                FILE_EXPOSED_BITS
+            ),
             Err(SecretFileError::Missing)
+        ));
+    }
+
+    #[test]
+    fn credentials_allow_the_acl_mask_but_not_others() {
+        // systemd grants a `User=` service its credential through an ACL, whose mask shows as
+        // group bits.
+        let file = secret_file(b"s3cret", 0o440);
+        assert!(read_secret_file(file.path(), CREDENTIAL_EXPOSED_BITS).is_ok());
+        assert!(read_secret_file(file.path(), FILE_EXPOSED_BITS).is_err());
+        let file = secret_file(b"s3cret", 0o444);
+        assert!(matches!(
+            read_secret_file(file.path(), CREDENTIAL_EXPOSED_BITS),
+            Err(SecretFileError::Exposed(0o444))
         ));
     }
 

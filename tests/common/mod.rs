@@ -1,11 +1,20 @@
-//! Helpers shared by the client tests.
-#![allow(dead_code)]
+//! Shared helpers for the integration tests: a scripted HTTP server (`mock`), client settings
+//! with fast retries, a simulated org on a loopback port and a config file that points at it.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of the helpers"
+)]
 
 pub mod mock;
 
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pauseplay::salesforce::{ApiVersion, ClientSettings, OrgClient, RetryPolicy};
+use pauseplay::sim::{Scenario, SimHandle, SimServer};
 use secrecy::SecretString;
 use url::Url;
 
@@ -31,4 +40,68 @@ pub fn settings(org: &str, login_url: &Url, client_id: &str, secret: &str) -> Cl
 
 pub fn client(settings: ClientSettings) -> OrgClient {
     OrgClient::new(settings).expect("client")
+}
+
+/// Starts a simulated org serving `scenario` on a port bound before the server starts, so a
+/// test never waits for it to come up.
+pub async fn start_sim(scenario: Scenario) -> SimHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    SimServer::start(scenario, listener)
+        .await
+        .expect("start the simulated org")
+}
+
+/// The mixed demo scenario shipped in `config/sim/mixed.toml`.
+pub fn mixed_scenario() -> Scenario {
+    Scenario::load(&repo_path("config/sim/mixed.toml")).expect("mixed scenario loads")
+}
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Writes a config with one org `sim` pointing at `sim`, its secret in a mode-600 file, and
+/// `org_extra` appended to the org's table. Returns the config path.
+pub fn write_config(dir: &Path, sim: &SimHandle, org_extra: &str) -> PathBuf {
+    let secret = dir.join("sim.secret");
+    fs::write(&secret, format!("{}\n", sim.client_secret())).expect("write secret");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod secret");
+    let config = dir.join("pauseplay.toml");
+    fs::write(
+        &config,
+        format!(
+            "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{socket}\"\n\n\
+             [orgs.sim]\nurl = \"{url}\"\nclient_id = \"{client_id}\"\n\
+             client_secret_file = \"{secret}\"\n{org_extra}\n",
+            state = dir.join("state").display(),
+            socket = dir.join("pauseplay.sock").display(),
+            url = sim.base_url(),
+            client_id = sim.client_id(),
+            secret = secret.display(),
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+/// Runs the `pauseplay` binary with `args` off the async runtime, returning exit code, stdout
+/// and stderr.
+pub async fn run_cli(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_pauseplay"))
+            .args(&args)
+            .env_remove("PAUSEPLAY_CONFIG")
+            .env("PAUSEPLAY_LOG", "warn")
+            .output()
+            .expect("run pauseplay");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    })
+    .await
+    .expect("the CLI task finished")
 }
