@@ -75,7 +75,7 @@ async fn run_against(sim: &crate::sim::SimHandle) -> anyhow::Result<String> {
     let _ = writeln!(
         out,
         "\nThe plan was read-only: the simulated org is exactly as it was ({} API calls).",
-        client.api_usage().map_or(0, |usage| usage.used)
+        client.api_calls()
     );
     Ok(out)
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::read::read_records;
-use super::scope::{Candidate, Scope, is_managed};
+use super::scope::{Candidate, Scope, is_managed, namespaced};
 use super::{Component, Decision, Kind, ObservedState, OrgInfo, SkipReason};
 use crate::salesforce::{OrgClient, SfError};
 
@@ -128,6 +128,7 @@ pub async fn discover(
         let object = view
             .trigger_object_or_event
             .and_then(|object| object.qualified_api_name);
+        let api_name = namespaced(view.namespace_prefix.as_deref(), &view.api_name);
         let managed = is_managed(
             view.namespace_prefix.as_deref(),
             view.manageable_state.as_deref(),
@@ -143,7 +144,7 @@ pub async fn discover(
         };
         let candidate = Candidate {
             kind,
-            api_name: &view.api_name,
+            api_name: &api_name,
             object: object.as_deref(),
             managed,
             active: Some(active),
@@ -167,7 +168,7 @@ pub async fn discover(
         components.push(Component {
             kind,
             id: view.durable_id,
-            api_name: view.api_name,
+            api_name,
             object,
             namespace: view.namespace_prefix,
             state,

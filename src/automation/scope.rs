@@ -126,6 +126,23 @@ pub fn is_managed(
     )
 }
 
+/// The namespaced name of a component, `ns__Name`, as in its `FullName`. Some list fields
+/// (`ValidationName`, `Name`) carry the bare name and others (`ApiName`) the namespaced one;
+/// names already prefixed are left as they are. Two packages may ship rules of the same bare
+/// name, so the namespaced form is the one `exclude` patterns and reports use.
+pub fn namespaced(namespace: Option<&str>, name: &str) -> String {
+    match namespace.filter(|ns| !ns.is_empty()) {
+        Some(ns)
+            if !name
+                .to_ascii_lowercase()
+                .starts_with(&format!("{}__", ns.to_ascii_lowercase())) =>
+        {
+            format!("{ns}__{name}")
+        }
+        _ => name.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +235,14 @@ mod tests {
             ..candidate("ns__Rule", Some("Account"))
         };
         assert_eq!(scope.decide(managed), Decision::Pause);
+    }
+
+    #[test]
+    fn namespaced_names_are_prefixed_once() {
+        assert_eq!(namespaced(None, "Rule"), "Rule");
+        assert_eq!(namespaced(Some("acme"), "Rule"), "acme__Rule");
+        assert_eq!(namespaced(Some("acme"), "ACME__Rule"), "ACME__Rule");
+        assert_eq!(namespaced(Some(""), "Rule"), "Rule");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::scope::{Candidate, Scope, is_managed};
+use super::scope::{Candidate, Scope, is_managed, namespaced};
 use super::validation_rule::EntityName;
 use super::{Component, Kind, ObservedState, OrgInfo};
 use crate::salesforce::{OrgClient, SfError};
@@ -31,9 +31,10 @@ pub async fn discover(
         .into_iter()
         .map(|row| {
             let object = row.entity_definition.and_then(|e| e.qualified_api_name);
+            let api_name = namespaced(row.namespace_prefix.as_deref(), &row.name);
             let decision = scope.decide(Candidate {
                 kind: Kind::Trigger,
-                api_name: &row.name,
+                api_name: &api_name,
                 object: object.as_deref(),
                 managed: is_managed(
                     row.namespace_prefix.as_deref(),
@@ -46,7 +47,7 @@ pub async fn discover(
             Component {
                 kind: Kind::Trigger,
                 id: row.id,
-                api_name: row.name,
+                api_name,
                 object,
                 namespace: row.namespace_prefix,
                 state: ObservedState::Trigger { status: row.status },

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::scope::{Candidate, Scope, is_managed};
+use super::scope::{Candidate, Scope, is_managed, namespaced};
 use super::{Component, Kind, ObservedState, OrgInfo};
 use crate::salesforce::{OrgClient, SfError};
 
@@ -38,9 +38,10 @@ pub async fn discover(
         .map(|row| {
             let object = row.entity_definition.and_then(|e| e.qualified_api_name);
             // The `FullName` form `Object.Rule` is what `exclude` patterns are written in.
+            let rule = namespaced(row.namespace_prefix.as_deref(), &row.validation_name);
             let api_name = match &object {
-                Some(object) => format!("{object}.{}", row.validation_name),
-                None => row.validation_name,
+                Some(object) => format!("{object}.{rule}"),
+                None => rule,
             };
             let decision = scope.decide(Candidate {
                 kind: Kind::ValidationRule,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::read::read_records;
-use super::scope::{Candidate, Scope, is_managed};
+use super::scope::{Candidate, Scope, is_managed, namespaced};
 use super::{Component, Decision, Kind, ObservedState, OrgInfo, SkipReason};
 use crate::salesforce::{OrgClient, SfError};
 
@@ -48,9 +48,10 @@ pub async fn discover(
                 .table_enum_or_id
                 .as_ref()
                 .map(|table| objects.get(table).cloned().unwrap_or_else(|| table.clone()));
+            let rule = namespaced(row.namespace_prefix.as_deref(), &row.name);
             let api_name = match &object {
-                Some(object) => format!("{object}.{}", row.name),
-                None => row.name,
+                Some(object) => format!("{object}.{rule}"),
+                None => rule,
             };
             let decision = scope.decide(Candidate {
                 kind: Kind::WorkflowRule,

@@ -1,6 +1,7 @@
 //! [`OrgClient`]: request execution for one org (token, 401 handling, retries, usage header).
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +39,9 @@ struct Inner {
     http: reqwest::Client,
     tokens: TokenCache,
     usage: Mutex<Option<ApiUsage>>,
+    /// Authenticated requests sent, retries included: the calls the org charges against its
+    /// daily limit (a composite is one).
+    api_calls: AtomicU64,
 }
 
 impl fmt::Debug for OrgClient {
@@ -156,6 +160,7 @@ impl OrgClient {
                 http,
                 tokens: TokenCache::default(),
                 usage: Mutex::new(None),
+                api_calls: AtomicU64::new(0),
             }),
         })
     }
@@ -187,6 +192,13 @@ impl OrgClient {
             .usage
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many API calls this client (and its clones) has sent, retries included. Token
+    /// requests and the unauthenticated version list are not charged by Salesforce and are
+    /// not counted.
+    pub fn api_calls(&self) -> u64 {
+        self.inner.api_calls.load(Ordering::Relaxed)
     }
 
     /// `GET /services/data/vNN.0/limits`: the daily API request budget.
@@ -415,6 +427,7 @@ impl OrgClient {
         if let Some(token) = token {
             // reqwest marks this header sensitive; it is never logged here either.
             request = request.bearer_auth(token.expose_secret());
+            self.inner.api_calls.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(body) = call.body {
             request = request.json(body);
