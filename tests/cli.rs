@@ -6,10 +6,43 @@ mod common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 
+use std::path::PathBuf;
+
 use common::{mixed_scenario, run_cli, start_sim, write_config};
+use pauseplay::sim::SimHandle;
+use tempfile::TempDir;
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|arg| (*arg).to_owned()).collect()
+}
+
+/// The mixed simulated org and a config file with one org `sim` pointing at it. The `TempDir`
+/// is held so the config and secret files live as long as the fixture.
+struct SimCli {
+    sim: SimHandle,
+    config: PathBuf,
+    dir: TempDir,
+}
+
+impl SimCli {
+    async fn start() -> SimCli {
+        SimCli::start_with("").await
+    }
+
+    /// Like [`SimCli::start`], with `org_extra` added to the org's table in the config.
+    async fn start_with(org_extra: &str) -> SimCli {
+        let sim = start_sim(mixed_scenario()).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = write_config(dir.path(), &sim, org_extra);
+        SimCli { sim, config, dir }
+    }
+
+    /// Runs `pauseplay --config <the fixture's config> <rest>`.
+    async fn run(&self, rest: &[&str]) -> (i32, String, String) {
+        let mut all = args(&["--config", self.config.to_str().expect("utf-8 path")]);
+        all.extend(args(rest));
+        run_cli(all).await
+    }
 }
 
 #[tokio::test]
@@ -48,36 +81,20 @@ async fn check_config_names_every_problem_and_exits_2() {
 
 #[tokio::test]
 async fn check_config_accepts_a_valid_config() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &sim, "");
-    let (code, stdout, stderr) = run_cli(args(&[
-        "--config",
-        config.to_str().expect("utf-8 path"),
-        "check-config",
-    ]))
-    .await;
+    let cli = SimCli::start().await;
+    let (code, stdout, stderr) = cli.run(&["check-config"]).await;
     assert_eq!(code, 0, "stderr: {stderr}");
     assert!(stdout.contains("is valid: 1 org"), "{stdout}");
-    sim.shutdown().await;
+    cli.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn plan_json_lists_the_mixed_org_and_never_writes() {
-    let sim = start_sim(mixed_scenario()).await;
+    let cli = SimCli::start().await;
+    let sim = &cli.sim;
     let before = sim.snapshot();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &sim, "");
 
-    let (code, stdout, stderr) = run_cli(args(&[
-        "--config",
-        config.to_str().expect("utf-8 path"),
-        "plan",
-        "--org",
-        "sim",
-        "--json",
-    ]))
-    .await;
+    let (code, stdout, stderr) = cli.run(&["plan", "--org", "sim", "--json"]).await;
 
     assert_eq!(code, 0, "stderr: {stderr}");
     let plan: serde_json::Value = serde_json::from_str(&stdout).expect("plan --json is JSON");
@@ -94,41 +111,61 @@ async fn plan_json_lists_the_mixed_org_and_never_writes() {
     assert_eq!(sim.snapshot(), before, "plan must not change the org");
     assert!(!stdout.contains(sim.client_secret()));
     assert!(!stderr.contains(sim.client_secret()));
-    sim.shutdown().await;
+    cli.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn plan_follows_the_orgs_scope_settings_in_the_config() {
+    let cli = SimCli::start_with(
+        "kinds = [\"flow\", \"validation_rule\"]\nobjects = [\"Account\"]\n\
+         exclude = [\"flow:Account_After_*\"]\n",
+    )
+    .await;
+    let (code, stdout, stderr) = cli.run(&["plan", "--json"]).await;
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).expect("plan --json is JSON");
+    let org = &plan["orgs"][0];
+    let components = org["components"].as_array().expect("components");
+    assert!(
+        components
+            .iter()
+            .all(|c| c["kind"] == "flow" || c["kind"] == "validation_rule"),
+        "only the configured kinds are listed"
+    );
+    let paused: Vec<&str> = components
+        .iter()
+        .filter(|c| c["action"] == "pause")
+        .filter_map(|c| c["api_name"].as_str())
+        .collect();
+    // Account's flows and validation rules, less the excluded flow.
+    assert_eq!(
+        paused,
+        [
+            "Account_Before_Save_Defaults",
+            "Nightly_Account_Cleanup",
+            "Account.Keep_Billing_Country",
+            "Account.Require_Phone",
+        ]
+    );
+    assert_eq!(org["summary"]["skip_reasons"]["excluded"], 1);
+    cli.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn plan_of_an_unknown_org_is_a_usage_error() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &sim, "");
-    let (code, _, stderr) = run_cli(args(&[
-        "--config",
-        config.to_str().expect("utf-8 path"),
-        "plan",
-        "--org",
-        "nope",
-    ]))
-    .await;
+    let cli = SimCli::start().await;
+    let (code, _, stderr) = cli.run(&["plan", "--org", "nope"]).await;
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no org named `nope`"), "{stderr}");
     assert!(stderr.contains("configured orgs: sim"), "{stderr}");
-    sim.shutdown().await;
+    cli.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn auth_test_reports_the_org_and_the_run_as_user() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &sim, "");
-    let (code, stdout, stderr) = run_cli(args(&[
-        "--config",
-        config.to_str().expect("utf-8 path"),
-        "auth-test",
-        "--org",
-        "sim",
-    ]))
-    .await;
+    let cli = SimCli::start().await;
+    let sim = &cli.sim;
+    let (code, stdout, stderr) = cli.run(&["auth-test", "--org", "sim"]).await;
     assert_eq!(code, 0, "stderr: {stderr}");
     let org_id = sim.snapshot()["org"]["id"]
         .as_str()
@@ -139,29 +176,20 @@ async fn auth_test_reports_the_org_and_the_run_as_user() {
     assert!(stdout.contains("run-as user"), "{stdout}");
     assert!(stdout.contains("daily requests used"), "{stdout}");
     assert!(!stdout.contains(sim.client_secret()));
-    sim.shutdown().await;
+    cli.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn auth_test_with_a_wrong_secret_says_what_to_check_without_the_secret() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &sim, "");
+    let cli = SimCli::start().await;
     let wrong = "definitely-not-the-secret";
-    fs::write(dir.path().join("sim.secret"), wrong).expect("overwrite secret");
-    let (code, stdout, stderr) = run_cli(args(&[
-        "--config",
-        config.to_str().expect("utf-8 path"),
-        "auth-test",
-        "--org",
-        "sim",
-    ]))
-    .await;
+    fs::write(cli.dir.path().join("sim.secret"), wrong).expect("overwrite secret");
+    let (code, stdout, stderr) = cli.run(&["auth-test", "--org", "sim"]).await;
     assert_eq!(code, 1, "stdout: {stdout}");
     assert!(stderr.contains("invalid_client"), "{stderr}");
     assert!(stderr.contains("secret"), "{stderr}");
     assert!(!stderr.contains(wrong), "{stderr}");
-    sim.shutdown().await;
+    cli.sim.shutdown().await;
 }
 
 #[tokio::test]

@@ -56,33 +56,20 @@ pub async fn discover(client: &OrgClient, scope: &Scope) -> Result<Discovery, Di
         .map_err(failed("the Organization record"))?;
     let (flows, validation_rules, workflow_rules, triggers) = tokio::try_join!(
         async {
-            flow::discover(client, scope, &org)
-                .await
-                .map_err(failed("flows and Process Builders"))
+            let found = flow::discover(client, scope, &org).await;
+            found.map_err(failed("flows and Process Builders"))
         },
         async {
-            if !scope.includes_kind(Kind::ValidationRule) {
-                return Ok(Vec::new());
-            }
-            validation_rule::discover(client, scope, &org)
-                .await
-                .map_err(failed("validation rules"))
+            let found = validation_rule::discover(client, scope, &org).await;
+            found.map_err(failed("validation rules"))
         },
         async {
-            if !scope.includes_kind(Kind::WorkflowRule) {
-                return Ok(Vec::new());
-            }
-            workflow_rule::discover(client, scope, &org)
-                .await
-                .map_err(failed("workflow rules"))
+            let found = workflow_rule::discover(client, scope, &org).await;
+            found.map_err(failed("workflow rules"))
         },
         async {
-            if !scope.includes_kind(Kind::Trigger) {
-                return Ok(Vec::new());
-            }
-            trigger::discover(client, scope, &org)
-                .await
-                .map_err(failed("Apex triggers"))
+            let found = trigger::discover(client, scope, &org).await;
+            found.map_err(failed("Apex triggers"))
         },
     )?;
     let mut components: Vec<Component> = flows

@@ -26,6 +26,9 @@ pub async fn discover(
     scope: &Scope,
     org: &OrgInfo,
 ) -> Result<Vec<Component>, SfError> {
+    if !scope.includes_kind(Kind::Trigger) {
+        return Ok(Vec::new());
+    }
     let rows: Vec<ApexTriggerRow> = client.tooling_query(QUERY).await?;
     Ok(rows
         .into_iter()

@@ -32,6 +32,9 @@ pub async fn discover(
     scope: &Scope,
     org: &OrgInfo,
 ) -> Result<Vec<Component>, SfError> {
+    if !scope.includes_kind(Kind::ValidationRule) {
+        return Ok(Vec::new());
+    }
     let rows: Vec<ValidationRuleRow> = client.tooling_query(QUERY).await?;
     Ok(rows
         .into_iter()

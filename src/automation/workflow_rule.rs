@@ -38,6 +38,9 @@ pub async fn discover(
     scope: &Scope,
     org: &OrgInfo,
 ) -> Result<Vec<Component>, SfError> {
+    if !scope.includes_kind(Kind::WorkflowRule) {
+        return Ok(Vec::new());
+    }
     let rows: Vec<WorkflowRuleRow> = client.tooling_query(QUERY).await?;
     let objects = object_names(client, &rows).await?;
 
