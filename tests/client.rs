@@ -1301,6 +1301,10 @@ async fn mock_transient_composite_items_are_sent_again() {
 
 /// With every log level on, no log line carries the secret or the token: not the mint, not
 /// the 401 re-mint, not retries, not decode errors.
+///
+/// The subscriber is the process-wide default: a thread-scoped one misses events when another
+/// test thread caches a callsite's interest first. Other tests running meanwhile log into the
+/// same buffer, which only widens the check.
 #[test]
 fn logs_never_carry_the_secret_or_the_token() {
     use std::io::Write;
@@ -1328,7 +1332,8 @@ fn logs_never_carry_the_secret_or_the_token() {
         .enable_all()
         .build()
         .expect("runtime");
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+    {
         runtime.block_on(async {
             let mock = Mock::start(|request, seen| {
                 let earlier = seen.iter().filter(|r| r.path == request.path).count();
@@ -1355,7 +1360,7 @@ fn logs_never_carry_the_secret_or_the_token() {
             assert!(matches!(error, SfError::Decode { .. }), "{error:?}");
             assert_eq!(mock.count(TOKEN_PATH), 2, "one re-mint");
         });
-    });
+    }
     let logs = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
     assert!(logs.contains("minting an access token"), "{logs}");
     assert!(logs.contains("retrying"), "{logs}");
