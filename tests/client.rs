@@ -1077,3 +1077,296 @@ async fn sim_overlapping_writes_are_retried_after_admin_conflicts() {
     );
     handle.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Review additions: wire tolerance, composite item retries, secrets in logs.
+// ---------------------------------------------------------------------------------------
+
+/// The token response as the reference shows it in full (§1.2): `issued_at` a string, no
+/// `expires_in`, an `api_instance_url` that must be ignored and an identity URL on a host
+/// that is neither login nor test.
+#[tokio::test]
+async fn mock_token_response_with_every_documented_field() {
+    let mock = Mock::start(|request, _| {
+        if is_token(request) {
+            let host = request.headers["host"].to_str().expect("host").to_owned();
+            return Reply::json(
+                200,
+                json!({
+                    "access_token": TOKEN,
+                    "signature": "nUFHwtfIGLKDTHcLWmDBG8frv0t+HQGl/iCZFIQUarE=",
+                    "token_format": "opaque",
+                    "scope": "sfap_api analytics_agent_api api",
+                    "instance_url": format!("http://{host}"),
+                    "id": "https://login.pc-rnd.salesforce.com/id/00DXX0000001abcEAA/005XX000001xyzAAA",
+                    "token_type": "Bearer",
+                    "issued_at": "1735689600000",
+                    "api_instance_url": "https://api.salesforce.com",
+                }),
+            );
+        }
+        Reply::json(200, json!({"DailyApiRequests": {"Max": 15000.0, "Remaining": 14998.0}}))
+    })
+    .await;
+    let client = client(settings("prod", &mock.url, "key", SECRET));
+    let identity = client.identity().await.expect("identity");
+    assert_eq!(identity.org_id, "00DXX0000001abcEAA");
+    assert_eq!(identity.user_id, "005XX000001xyzAAA");
+    let limits = client.limits().await.expect("limits");
+    assert_eq!(limits.daily_api_requests.remaining, 14998);
+    // Every API call went to instance_url (the mock), none to api_instance_url.
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|r| r.path == "/services/data/v66.0/limits")
+    );
+}
+
+/// A token response the client cannot use is reported without echoing its body, and
+/// `invalid_client` at 401 (Appendix C) is an [`SfError::Auth`] that is not retried.
+#[tokio::test]
+async fn mock_unusable_token_responses_never_echo_the_body() {
+    let mock = Mock::start(|request, _| {
+        if request.body.contains("client_id=unusable") {
+            // 200 but no instance_url / id: the body holds the token.
+            return Reply::json(200, json!({"access_token": TOKEN, "issued_at": 1}));
+        }
+        if request.body.contains("client_id=garbled") {
+            return Reply::text(200, &format!("access_token={TOKEN}&oops"));
+        }
+        Reply::json(
+            401,
+            json!({"error": "invalid_client", "error_description": "invalid client credentials"}),
+        )
+    })
+    .await;
+    for client_id in ["unusable", "garbled"] {
+        let error = client(settings("prod", &mock.url, client_id, SECRET))
+            .identity()
+            .await
+            .expect_err(client_id);
+        assert!(matches!(error, SfError::Decode { .. }), "{error:?}");
+        assert!(!error.is_transient());
+        assert_no_leak(&error);
+    }
+    let before = mock.count(TOKEN_PATH);
+    let error = client(settings("prod", &mock.url, "wrong", SECRET))
+        .identity()
+        .await
+        .expect_err("401 invalid_client");
+    assert!(
+        matches!(error, SfError::Auth { status: 401, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("consumer secret"), "{error}");
+    assert_eq!(
+        mock.count(TOKEN_PATH) - before,
+        1,
+        "an Auth error is not retried"
+    );
+    assert_no_leak(&error);
+}
+
+/// The 401 variant about scopes (§1.4) re-mints exactly once, then is a permanent
+/// `SessionInvalid` naming the scope problem.
+#[tokio::test]
+async fn mock_401_scope_variant_remints_once_and_stops() {
+    let mock = Mock::start(|request, _| {
+        if is_token(request) {
+            return token_reply(request, TOKEN);
+        }
+        Reply::json(
+            401,
+            json!([{"errorCode": "INVALID_SESSION_ID", "message":
+                "This session is not valid for use with the specified REST API endpoint. One of the following scopes is required: api"}]),
+        )
+    })
+    .await;
+    let client = client(settings("prod", &mock.url, "key", SECRET));
+    let error = client.limits().await.expect_err("always 401");
+    assert!(matches!(error, SfError::SessionInvalid { .. }), "{error:?}");
+    assert!(error.to_string().contains("scopes is required"), "{error}");
+    assert_eq!(mock.count(TOKEN_PATH), 2, "the first mint and one re-mint");
+    assert_eq!(mock.count("/services/data/v66.0/limits"), 2);
+    assert_eq!(client.api_calls(), 2);
+}
+
+/// A `nextRecordsUrl` that would leave the instance host is refused, not followed.
+#[tokio::test]
+async fn mock_next_records_url_cannot_leave_the_host() {
+    let mock = Mock::start(|request, _| {
+        if is_token(request) {
+            return token_reply(request, TOKEN);
+        }
+        Reply::json(
+            200,
+            json!({"totalSize": 2, "done": false, "records": [{"Id": "1"}],
+                   "nextRecordsUrl": "/\\evil.example/services/data/v66.0/query/01g-1"}),
+        )
+    })
+    .await;
+    let client = client(settings("prod", &mock.url, "key", SECRET));
+    let error = client
+        .query::<serde_json::Value>("SELECT Id FROM Account")
+        .await
+        .expect_err("refused");
+    assert!(matches!(error, SfError::Decode { .. }), "{error:?}");
+    assert_eq!(client.api_calls(), 1, "only the first page was requested");
+}
+
+/// Items that fail transiently inside a successful composite are sent again on their own;
+/// permanent item failures are returned as they are (§6.1, §7.1).
+#[tokio::test]
+async fn mock_transient_composite_items_are_sent_again() {
+    let mock = Mock::start(|request, seen| {
+        if is_token(request) {
+            return token_reply(request, TOKEN);
+        }
+        let round = seen.iter().filter(|r| r.path == request.path).count();
+        let body: serde_json::Value = serde_json::from_str(&request.body).expect("json body");
+        let items: Vec<serde_json::Value> = body["compositeRequest"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|sub| {
+                let reference = sub["referenceId"].as_str().expect("referenceId");
+                let (status, body) = match (reference, round) {
+                    ("patch_300A", 0) => (500, json!([{"errorCode": "UNKNOWN_EXCEPTION",
+                        "message": "admin operation already in progress"}])),
+                    ("patch_300B", 0) => (400, json!([{"errorCode": "PROCESSING_HALTED",
+                        "message": "The transaction was rolled back since another operation in the same transaction failed."}])),
+                    ("patch_300B", 1) => (400, json!([{"errorCode": "UNABLE_TO_LOCK_ROW",
+                        "message": "unable to obtain exclusive access to this record"}])),
+                    ("patch_300C", _) => (404, json!([{"errorCode": "NOT_FOUND",
+                        "message": "The requested resource does not exist"}])),
+                    ("patch_300D", _) => (500, json!("An unexpected error occurred")),
+                    _ => (204, serde_json::Value::Null),
+                };
+                json!({"body": body, "httpHeaders": {}, "httpStatusCode": status, "referenceId": reference})
+            })
+            .rev()
+            .collect();
+        Reply::json(200, json!({"compositeResponse": items}))
+    })
+    .await;
+    let client = client(settings("prod", &mock.url, "key", SECRET));
+    let requests = ["300A", "300B", "300C", "300D", "300E"]
+        .map(|id| {
+            CompositeRequest::patch(
+                "FlowDefinition",
+                id,
+                json!({"Metadata": {"activeVersionNumber": 0}}),
+            )
+        })
+        .to_vec();
+    let responses = client.tooling_composite(requests).await.expect("composite");
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [204, 204, 404, 500, 204]);
+    assert!(responses[2].error("prod").is_some_and(|e| e.is_not_found()));
+    let server_error = responses[3].error("prod").expect("an error");
+    assert!(
+        matches!(server_error, SfError::Http { status: 500, .. }),
+        "{server_error:?}"
+    );
+
+    let calls: Vec<Vec<String>> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/services/data/v66.0/tooling/composite")
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+            body["compositeRequest"]
+                .as_array()
+                .expect("array")
+                .iter()
+                .map(|sub| sub["referenceId"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            vec![
+                "patch_300A",
+                "patch_300B",
+                "patch_300C",
+                "patch_300D",
+                "patch_300E"
+            ],
+            vec!["patch_300A", "patch_300B"],
+            vec!["patch_300B"],
+        ]
+    );
+}
+
+/// With every log level on, no log line carries the secret or the token: not the mint, not
+/// the 401 re-mint, not retries, not decode errors.
+///
+/// The subscriber is the process-wide default: a thread-scoped one misses events when another
+/// test thread caches a callsite's interest first. Other tests running meanwhile log into the
+/// same buffer, which only widens the check.
+#[test]
+fn logs_never_carry_the_secret_or_the_token() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+    {
+        runtime.block_on(async {
+            let mock = Mock::start(|request, seen| {
+                let earlier = seen.iter().filter(|r| r.path == request.path).count();
+                if is_token(request) {
+                    return token_reply(request, TOKEN);
+                }
+                match (request.path.as_str(), earlier) {
+                    (_, 0) => Reply::json(
+                        401,
+                        json!([{"errorCode": "INVALID_SESSION_ID",
+                        "message": "Session expired or invalid"}]),
+                    ),
+                    (_, 1) => Reply::json(
+                        503,
+                        json!([{"errorCode": "SERVER_UNAVAILABLE",
+                        "message": "Server Unavailable"}]),
+                    ),
+                    _ => Reply::json(200, json!({"unexpected": true})),
+                }
+            })
+            .await;
+            let client = client(settings("prod", &mock.url, "key", SECRET));
+            let error = client.limits().await.expect_err("decode error at the end");
+            assert!(matches!(error, SfError::Decode { .. }), "{error:?}");
+            assert_eq!(mock.count(TOKEN_PATH), 2, "one re-mint");
+        });
+    }
+    let logs = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+    assert!(logs.contains("minting an access token"), "{logs}");
+    assert!(logs.contains("retrying"), "{logs}");
+    assert!(!logs.contains(SECRET), "secret in logs: {logs}");
+    assert!(
+        !logs.contains("secret-token-value"),
+        "token in logs: {logs}"
+    );
+}

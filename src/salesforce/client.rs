@@ -5,19 +5,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
 use reqwest::Method;
 use reqwest::header::{ACCEPT, HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use tracing::{debug, trace, warn};
+use tracing::{debug, trace};
 use url::Url;
 
 use super::ApiVersion;
 use super::auth::{Identity, MintRequest, Session, TokenCache, mint};
 use super::error::{SfError, TransportKind, from_error_response, prefix};
 use super::limits::{ApiUsage, LIMIT_INFO_HEADER, LimitValue, Limits, parse_limit_info};
-use super::settings::{ClientSettings, check_url_scheme};
+use super::settings::{ClientSettings, RetryPolicy, check_url_scheme};
 use super::wire::{LimitsBody, VersionInfo};
 
 /// The User-Agent of every request.
@@ -170,6 +169,11 @@ impl OrgClient {
         &self.inner.settings.org
     }
 
+    /// How transient failures are retried.
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        self.inner.settings.retry
+    }
+
     /// The API version used in every path.
     pub fn api_version(&self) -> ApiVersion {
         self.inner.settings.api_version
@@ -290,48 +294,6 @@ impl OrgClient {
         self.retrying(&call.path, || self.attempt(call)).await
     }
 
-    /// Runs `operation` until it succeeds, fails permanently or runs out of attempts.
-    ///
-    /// Retrying a whole request is safe for every call this client makes: each is a read, a
-    /// PATCH that sets fields to given values (never a toggle), or a composite of those.
-    async fn retrying<T, F, Fut>(&self, what: &str, operation: F) -> Result<T, SfError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, SfError>>,
-    {
-        let policy = self.inner.settings.retry;
-        let max_attempts = policy.max_attempts.max(1);
-        let mut backoff = ExponentialBuilder::default()
-            .with_min_delay(policy.min_delay)
-            .with_max_delay(policy.max_delay)
-            .with_max_times(usize::try_from(max_attempts - 1).unwrap_or(usize::MAX));
-        if policy.jitter {
-            backoff = backoff.with_jitter();
-        }
-        let max_delay = policy.max_delay;
-        let org = self.org();
-        let mut attempt: u32 = 1;
-        operation
-            .retry(backoff)
-            .sleep(tokio::time::sleep)
-            .when(SfError::is_transient)
-            // Jitter may add up to the delay itself; keep the cap a cap.
-            .adjust(move |_, delay| delay.map(|delay| delay.min(max_delay)))
-            .notify(|error, delay| {
-                warn!(
-                    org,
-                    request = what,
-                    attempt,
-                    max_attempts,
-                    retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                    error = %error,
-                    "transient Salesforce error; retrying"
-                );
-                attempt += 1;
-            })
-            .await
-    }
-
     /// The cached session or a new one. `stale` names a generation that answered 401.
     async fn session(&self, stale: Option<u64>) -> Result<Arc<Session>, SfError> {
         let settings = &self.inner.settings;
@@ -415,6 +377,16 @@ impl OrgClient {
         let url = base
             .join(&call.path)
             .map_err(|error| SfError::decode(org, &call.path, "a valid URL path", error))?;
+        // The path may come from a response (`nextRecordsUrl`); for `http(s)` URLs `/\host`
+        // is read like `//host`, so check where the joined URL really points.
+        if url.origin() != base.origin() {
+            return Err(SfError::decode(
+                org,
+                &call.path,
+                "a path on the org's own host",
+                "the path would leave the instance URL's host",
+            ));
+        }
         let mut request = self
             .inner
             .http
@@ -519,6 +491,26 @@ mod tests {
         let debug = format!("{client:?}");
         assert!(debug.contains("prod"));
         assert!(!debug.contains("s3cr3t"), "{debug}");
+    }
+
+    #[tokio::test]
+    async fn paths_that_leave_the_host_are_refused_before_sending() {
+        let client = OrgClient::new(settings("https://acme.my.salesforce.com")).expect("client");
+        let base = Url::parse("https://acme.my.salesforce.com").expect("url");
+        let token = SecretString::from("00Dx!token-value");
+        for path in [
+            "//evil.example/services/data",
+            "/\\evil.example/services/data",
+            "https://evil.example/services/data",
+            "services/data",
+        ] {
+            let error = client
+                .send(&base, Some(&token), &Call::get(path.to_owned()))
+                .await
+                .expect_err(path);
+            assert!(matches!(error, SfError::Decode { .. }), "{path}: {error:?}");
+        }
+        assert_eq!(client.api_calls(), 0, "nothing was sent");
     }
 
     #[test]

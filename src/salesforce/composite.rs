@@ -4,12 +4,14 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
 
+use backon::BackoffBuilder;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::client::{Call, OrgClient, encode_segment};
 use super::error::{SfError, from_error_value, parse_error_items};
+use super::retry::{backoff, delay_cap};
 use super::wire::{ApiErrorItem, CompositeRequestBody, CompositeResponseBody, CompositeSubrequest};
 
 /// The most subrequests Salesforce accepts in one composite call.
@@ -171,7 +173,7 @@ impl CompositeResponse {
 
 /// Splits requests into calls of at most [`COMPOSITE_LIMIT`]; a referenceId that already
 /// occurs in the current call starts a new one (Salesforce refuses duplicates in a call).
-fn plan_chunks(requests: &[CompositeRequest]) -> Vec<Range<usize>> {
+fn plan_chunks(requests: &[&CompositeRequest]) -> Vec<Range<usize>> {
     let mut chunks = Vec::new();
     let mut start = 0;
     let mut ids: HashSet<&str> = HashSet::new();
@@ -192,18 +194,70 @@ fn plan_chunks(requests: &[CompositeRequest]) -> Vec<Range<usize>> {
 impl OrgClient {
     /// Sends `requests` through `POST /services/data/vNN.0/tooling/composite` with
     /// `allOrNone: false`, in calls of at most 25 sent one after another. Returns one
-    /// response per request, in request order. A failed item is returned as an item (see
-    /// [`CompositeResponse::error`]); a failed call fails the whole method (after retries if
+    /// response per request, in request order.
+    ///
+    /// A failed item is returned as an item (see [`CompositeResponse::error`]). Items that
+    /// failed transiently (`UNABLE_TO_LOCK_ROW`, "admin operation already in progress", a
+    /// rolled-back `PROCESSING_HALTED`, ...) arrive inside a successful call, so the call's
+    /// own retry never sees them: they are sent again, on their own, after the same backoff
+    /// delays, until they settle or the policy's attempts are used up; what is returned is
+    /// each item's last answer. A failed call fails the whole method (after retries if
     /// transient; items of earlier calls may already have been applied).
     pub async fn tooling_composite(
         &self,
         requests: Vec<CompositeRequest>,
     ) -> Result<Vec<CompositeResponse>, SfError> {
+        let all: Vec<&CompositeRequest> = requests.iter().collect();
+        let mut responses = self.composite_calls(&all).await?;
+        let mut delays = backoff(self.retry_policy()).build();
+        let cap = delay_cap(self.retry_policy());
+        loop {
+            let transient: Vec<usize> = responses
+                .iter()
+                .enumerate()
+                .filter(|(_, response)| {
+                    response
+                        .error(self.org())
+                        .is_some_and(|error| error.is_transient())
+                })
+                .map(|(index, _)| index)
+                .collect();
+            let Some(&first) = transient.first() else {
+                break;
+            };
+            let Some(delay) = delays.next() else {
+                break;
+            };
+            let delay = delay.min(cap);
+            warn!(
+                org = self.org(),
+                items = transient.len(),
+                retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                first = %responses[first].error(self.org()).map(|error| error.to_string()).unwrap_or_default(),
+                "transient errors in tooling composite items; sending those items again"
+            );
+            tokio::time::sleep(delay).await;
+            let again: Vec<&CompositeRequest> =
+                transient.iter().map(|&index| &requests[index]).collect();
+            let answers = self.composite_calls(&again).await?;
+            for (index, answer) in transient.into_iter().zip(answers) {
+                responses[index] = answer;
+            }
+        }
+        Ok(responses)
+    }
+
+    /// One pass over `requests`: composite calls of at most 25, one answer per request in
+    /// request order, matched by referenceId (Salesforce does not promise the order).
+    async fn composite_calls(
+        &self,
+        requests: &[&CompositeRequest],
+    ) -> Result<Vec<CompositeResponse>, SfError> {
         let path = self.data_path("/tooling/composite");
         let tooling_prefix = self.data_path("/tooling/");
         let org: Arc<str> = Arc::from(self.org());
         let mut responses = Vec::with_capacity(requests.len());
-        let chunks = plan_chunks(&requests);
+        let chunks = plan_chunks(requests);
         let count = chunks.len();
         for (number, range) in chunks.into_iter().enumerate() {
             let chunk = &requests[range];
@@ -295,6 +349,7 @@ mod tests {
         let requests: Vec<CompositeRequest> = (0..61)
             .map(|i| CompositeRequest::get("Flow", &format!("301{i:015}"), &[]))
             .collect();
+        let requests: Vec<&CompositeRequest> = requests.iter().collect();
         assert_eq!(plan_chunks(&requests), vec![0..25, 25..50, 50..61]);
         assert_eq!(plan_chunks(&requests[..25]), vec![0..25]);
         assert!(plan_chunks(&[]).is_empty());
@@ -305,7 +360,7 @@ mod tests {
         let a = CompositeRequest::get("Flow", "A", &[]);
         let b = CompositeRequest::get("Flow", "B", &[]);
         let a_patch = CompositeRequest::patch("Flow", "A", serde_json::Value::Null);
-        let requests = vec![a.clone(), b, a_patch, a];
+        let requests = vec![&a, &b, &a_patch, &a];
         assert_eq!(plan_chunks(&requests), vec![0..3, 3..4]);
     }
 

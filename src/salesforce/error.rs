@@ -176,6 +176,7 @@ const UNKNOWN_EXCEPTION: &str = "UNKNOWN_EXCEPTION";
 const REQUEST_LIMIT_EXCEEDED: &str = "REQUEST_LIMIT_EXCEEDED";
 const MALFORMED_QUERY: &str = "MALFORMED_QUERY";
 const INVALID_SESSION_ID: &str = "INVALID_SESSION_ID";
+const PROCESSING_HALTED: &str = "PROCESSING_HALTED";
 
 fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     haystack
@@ -189,10 +190,19 @@ fn is_concurrency_limit(item: &ApiErrorItem) -> bool {
     item.error_code == REQUEST_LIMIT_EXCEEDED && contains_ignore_case(&item.message, "Concurrent")
 }
 
-/// The one error item that is worth a retry, if any.
+/// A composite subrequest that did not fail itself but was rolled back because another one
+/// in the same transaction failed ("The transaction was rolled back since another operation
+/// in the same transaction failed."). Sent again on its own it may well succeed. The other
+/// `PROCESSING_HALTED` ("Invalid reference specified ...") is a fault of the request.
+fn is_rolled_back(item: &ApiErrorItem) -> bool {
+    item.error_code == PROCESSING_HALTED && contains_ignore_case(&item.message, "rolled back")
+}
+
+/// Whether this error item is worth a retry.
 fn item_is_transient(item: &ApiErrorItem) -> bool {
     match item.error_code.as_str() {
         SERVER_UNAVAILABLE | UNABLE_TO_LOCK_ROW => true,
+        PROCESSING_HALTED => is_rolled_back(item),
         UNKNOWN_EXCEPTION => {
             contains_ignore_case(&item.message, "admin operation already in progress")
         }
@@ -551,6 +561,25 @@ mod tests {
             (
                 "INVALID_SESSION_ID",
                 api(401, "INVALID_SESSION_ID", "Session expired or invalid"),
+                false,
+            ),
+            (
+                "composite item rolled back",
+                api(
+                    400,
+                    "PROCESSING_HALTED",
+                    "The transaction was rolled back since another operation in the same \
+                     transaction failed.",
+                ),
+                true,
+            ),
+            (
+                "composite item with a bad reference",
+                api(
+                    400,
+                    "PROCESSING_HALTED",
+                    "Invalid reference specified. No value for r1.Id found in r1.",
+                ),
                 false,
             ),
             ("timeout", transport(TransportKind::Timeout), true),

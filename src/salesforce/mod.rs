@@ -9,7 +9,9 @@
 //! Failures are [`SfError`]s that name the org. Transient ones (503/502/504, `SERVER_UNAVAILABLE`,
 //! `UNABLE_TO_LOCK_ROW`, "admin operation already in progress", `ConcurrentPerOrgLongTxn`,
 //! timeouts, connection failures) are retried with capped exponential backoff and jitter
-//! ([`RetryPolicy`]); everything else is returned at once. The client secret and the access
+//! ([`RetryPolicy`]), and so are composite items that fail that way inside a successful
+//! call; everything else is returned at once. A daily `REQUEST_LIMIT_EXCEEDED` is its own
+//! variant and is never retried. The client secret and the access
 //! token are [`secrecy::SecretString`]s and appear in no `Debug`, `Display`, log or error.
 //!
 //! Every JSON shape on the wire lives in `wire.rs`.
@@ -20,6 +22,7 @@ mod composite;
 mod error;
 mod limits;
 mod query;
+mod retry;
 mod settings;
 mod version;
 mod wire;

@@ -95,7 +95,16 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
 
 /// Refuses anything but `https://`, except plain `http://` to a loopback host (the simulated
 /// org). `what` names the URL in the message.
+/// URLs with credentials in them (`https://user:pass@host`) are refused too: reqwest puts the
+/// request URL into its error messages, so a password there would end up in logs.
 pub(crate) fn check_url_scheme(url: &Url, what: &str) -> Result<(), String> {
+    if !url.username().is_empty() || url.password().is_some() {
+        // The URL itself is not echoed: it holds the credentials.
+        return Err(format!(
+            "{what} must not contain a user name or password (`user:password@`); the client \
+             secret belongs in its own file or credential"
+        ));
+    }
     match url.scheme() {
         "https" if url.host().is_some() => Ok(()),
         "http" if is_loopback(url) => Ok(()),
@@ -134,9 +143,12 @@ mod tests {
             "http://[::2]",
             "ftp://127.0.0.1",
             "file:///tmp/x",
+            "https://user:hunter2@acme.my.salesforce.com",
+            "https://user@acme.my.salesforce.com",
+            "http://:hunter2@127.0.0.1:8080",
         ] {
-            let error = check_url_scheme(&url(bad), "login_url");
-            assert!(error.is_err(), "{bad}");
+            let error = check_url_scheme(&url(bad), "login_url").expect_err(bad);
+            assert!(!error.contains("hunter2"), "{error}");
         }
     }
 

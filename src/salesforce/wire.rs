@@ -16,6 +16,44 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// A whole number sent as `3` or `3.0`: Salesforce types some counts as doubles (e.g.
+/// `ApiVersion`), and a client should not break if a number it reads changes form.
+fn whole_number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::de::Error;
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|value| value.fract() == 0.0 && (0.0..=9.0e15).contains(value))
+            // Exact: a whole f64 below 2^53 converts to u64 without loss.
+            .map(|value| value as u64)
+    });
+    whole
+        .and_then(|whole| T::try_from(whole).ok())
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number in range, got {number}")))
+}
+
+/// A string, or a number written as one (`"66.0"` or `66.0`).
+fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        String(String),
+        Number(serde_json::Number),
+    }
+    Ok(match Text::deserialize(deserializer)? {
+        Text::String(text) => text,
+        // serde_json prints a whole f64 as `66.0` and an integer as `66`; both parse as
+        // an API version.
+        Text::Number(number) if number.is_f64() => number.to_string(),
+        Text::Number(number) => format!("{number}.0"),
+    })
+}
+
 /// The success body of `POST /services/oauth2/token` (client-credentials grant).
 ///
 /// There is no `expires_in` and no `refresh_token`: the token lives until Salesforce answers
@@ -93,6 +131,7 @@ pub(crate) struct CompositeResponseBody {
 pub(crate) struct CompositeResponseItem {
     #[serde(default)]
     pub body: serde_json::Value,
+    #[serde(deserialize_with = "whole_number")]
     pub http_status_code: u16,
     pub reference_id: String,
 }
@@ -107,9 +146,9 @@ pub(crate) struct LimitsBody {
 /// `{"Max": 15000, "Remaining": 14998, ...per-app sub-objects}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct LimitEntry {
-    #[serde(rename = "Max")]
+    #[serde(rename = "Max", deserialize_with = "whole_number")]
     pub max: u64,
-    #[serde(rename = "Remaining")]
+    #[serde(rename = "Remaining", deserialize_with = "whole_number")]
     pub remaining: u64,
 }
 
@@ -117,7 +156,9 @@ pub(crate) struct LimitEntry {
 /// `{"label": "Spring '26", "url": "/services/data/v66.0", "version": "66.0"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionInfo {
-    /// The version as Salesforce spells it (a string such as `"66.0"`).
+    /// The version as Salesforce spells it (a string such as `"66.0"`; a number is accepted
+    /// and kept in the same form).
+    #[serde(deserialize_with = "string_or_number")]
     pub version: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub label: String,
@@ -161,6 +202,38 @@ mod tests {
         assert_eq!(
             page.next_records_url.as_deref(),
             Some("/services/data/v66.0/tooling/query/01g-1")
+        );
+    }
+
+    #[test]
+    fn numbers_may_be_sent_as_doubles() {
+        let limits: LimitsBody = serde_json::from_str(
+            r#"{"DailyApiRequests":{"Max":15000.0,"Remaining":14998,"Salesforce CLI":{"Max":0,"Remaining":0}}}"#,
+        )
+        .expect("parses");
+        assert_eq!(limits.daily_api_requests.max, 15000);
+        assert_eq!(limits.daily_api_requests.remaining, 14998);
+        let item: CompositeResponseItem =
+            serde_json::from_str(r#"{"body":null,"httpStatusCode":204.0,"referenceId":"r1"}"#)
+                .expect("parses");
+        assert_eq!(item.http_status_code, 204);
+        for bad in ["14998.5", "-1", "1e300", "\"12\""] {
+            let text = format!(r#"{{"DailyApiRequests":{{"Max":1,"Remaining":{bad}}}}}"#);
+            assert!(serde_json::from_str::<LimitsBody>(&text).is_err(), "{bad}");
+        }
+        let status = r#"{"httpStatusCode":70000,"referenceId":"r"}"#;
+        assert!(serde_json::from_str::<CompositeResponseItem>(status).is_err());
+    }
+
+    #[test]
+    fn versions_may_be_strings_or_numbers() {
+        let versions: Vec<VersionInfo> =
+            serde_json::from_str(r#"[{"version":66.0},{"version":67},{"version":"68.0"}]"#)
+                .expect("parses");
+        let parsed: Vec<_> = versions.iter().map(VersionInfo::api_version).collect();
+        assert_eq!(
+            parsed,
+            [66, 67, 68].map(|major| Some(super::super::ApiVersion::new(major)))
         );
     }
 
