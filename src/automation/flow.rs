@@ -53,14 +53,16 @@ struct QualifiedApiName {
 #[serde(rename_all = "PascalCase")]
 struct FlowDefinitionRow {
     id: String,
+    active_version_id: Option<String>,
     active_version: Option<VersionRef>,
     latest_version: Option<VersionRef>,
 }
 
+/// A `Flow` (one version of a flow): nested in a `FlowDefinition` row, or read on its own.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct VersionRef {
-    #[serde(deserialize_with = "super::de::version_number")]
+    #[serde(default, deserialize_with = "super::de::version_number")]
     version_number: Option<u32>,
 }
 
@@ -87,7 +89,7 @@ fn view_query(scope: &Scope) -> Option<String> {
     ))
 }
 
-const VERSIONS_QUERY: &str = "SELECT Id, ActiveVersion.VersionNumber, \
+const VERSIONS_QUERY: &str = "SELECT Id, ActiveVersionId, ActiveVersion.VersionNumber, \
      LatestVersion.VersionNumber FROM FlowDefinition";
 
 /// Discovers flows and Process Builders (whichever of the two are in scope).
@@ -111,11 +113,20 @@ pub async fn discover(
     let mut components = Vec::with_capacity(views.len());
     // Process Builders still to be placed on an object: (index in `components`, version id).
     let mut builder_objects = Vec::new();
+    // Flows whose active version number the two reads did not agree on: (index, version id).
+    let mut unnumbered = Vec::new();
     for view in views {
         let definition = versions.get(&view.durable_id);
-        let active_version = definition
-            .and_then(|d| d.active_version.as_ref())
-            .and_then(|v| v.version_number);
+        // The view says whether a version is active, by id; the Tooling row gives the number.
+        // The number is used only when both name the same version: the two reads run
+        // concurrently and a version activated in between must not be mistaken for the one
+        // to restore. Otherwise the version itself is read below.
+        let active_version = view.active_version_id.as_ref().and_then(|active_id| {
+            definition
+                .filter(|d| d.active_version_id.as_ref() == Some(active_id))
+                .and_then(|d| d.active_version.as_ref())
+                .and_then(|v| v.version_number)
+        });
         let latest_version = definition
             .and_then(|d| d.latest_version.as_ref())
             .and_then(|v| v.version_number);
@@ -134,12 +145,9 @@ pub async fn discover(
             view.manageable_state.as_deref(),
             org.namespace.as_deref(),
         );
-        // The view says whether a version is active by id; the number comes from Tooling.
-        // Should the two disagree (a change between the two reads), the id wins: a flow
-        // without an active version id has nothing to pause.
         let active = view.active_version_id.is_some();
         let state = ObservedState::Flow {
-            active_version: active_version.filter(|_| active),
+            active_version,
             latest_version,
         };
         let candidate = Candidate {
@@ -158,12 +166,13 @@ pub async fn discover(
             }
             None => scope.decide(candidate),
         };
-        if kind == Kind::ProcessBuilder
-            && object.is_none()
-            && decision == Decision::Pause
-            && let Some(version_id) = view.active_version_id.clone()
-        {
-            builder_objects.push((components.len(), version_id));
+        if let Some(version_id) = view.active_version_id.clone() {
+            if active_version.is_none() && decision == Decision::Pause {
+                unnumbered.push((components.len(), version_id.clone()));
+            }
+            if kind == Kind::ProcessBuilder && object.is_none() && decision == Decision::Pause {
+                builder_objects.push((components.len(), version_id));
+            }
         }
         components.push(Component {
             kind,
@@ -175,6 +184,7 @@ pub async fn discover(
             decision,
         });
     }
+    number_active_versions(client, &mut components, unnumbered).await?;
     place_process_builders(client, scope, &mut components, builder_objects).await?;
     Ok(components)
 }
@@ -196,6 +206,47 @@ fn flow_type_skip(
         },
         other => Some(SkipReason::UnsupportedFlowType(other.to_owned())),
     }
+}
+
+/// Reads the version number of flows whose two discovery reads disagreed, from the version
+/// the view names as active. A flow that is to be paused must have a known number: it is the
+/// number restore sets back.
+async fn number_active_versions(
+    client: &OrgClient,
+    components: &mut [Component],
+    pending: Vec<(usize, String)>,
+) -> Result<(), SfError> {
+    let ids: Vec<String> = pending.iter().map(|(_, id)| id.clone()).collect();
+    let records = read_records(client, "Flow", &ids, &["Id", "VersionNumber"]).await?;
+    for (index, version_id) in pending {
+        let component = &mut components[index];
+        let number = records
+            .found
+            .get(&version_id)
+            .map(|record| VersionRef::deserialize(record))
+            .transpose()
+            .map_err(|error| SfError::Decode {
+                org: client.org().to_owned(),
+                path: format!("Flow/{version_id}"),
+                expected: "a flow version with a whole VersionNumber".to_owned(),
+                detail: error.to_string(),
+            })?
+            .and_then(|version| version.version_number)
+            .ok_or_else(|| SfError::Decode {
+                org: client.org().to_owned(),
+                path: format!("Flow/{version_id}"),
+                expected: "the active version of the flow".to_owned(),
+                detail: format!(
+                    "flow {} names {version_id} as its active version, but its number could \
+                     not be read",
+                    component.api_name
+                ),
+            })?;
+        if let ObservedState::Flow { active_version, .. } = &mut component.state {
+            *active_version = Some(number);
+        }
+    }
+    Ok(())
 }
 
 /// Reads the active version of each Process Builder that needs an object and decides it

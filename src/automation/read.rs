@@ -8,24 +8,20 @@ use serde_json::Value;
 
 use crate::salesforce::{CompositeRequest, OrgClient, SfError};
 
-/// How many rounds a record whose read failed transiently is retried inside one batch read.
-/// The client already retries whole composite calls; this covers per-item failures such as
-/// `UNABLE_TO_LOCK_ROW` that arrive inside a successful composite response.
-const ITEM_ROUNDS: usize = 3;
-
 /// The outcome of reading records by id.
 #[derive(Debug, Default)]
 pub struct Records {
-    /// Records by id.
+    /// Records by the id they were requested with.
     pub found: BTreeMap<String, Value>,
-    /// Ids the org answered `404 NOT_FOUND` for: deleted since they were listed.
+    /// Ids the org answered `NOT_FOUND` for: deleted since they were listed.
     pub gone: Vec<String>,
 }
 
 /// Reads `fields` of every record in `ids` with composite GETs of up to 25 subrequests.
 ///
-/// A permanent per-item failure fails the whole read with that item's error: a component whose
-/// state cannot be read must not be classified on a guess.
+/// The client already re-sends items that failed transiently, with backoff. Any other
+/// per-item failure fails the whole read with that item's error: a component whose state
+/// cannot be read must not be classified on a guess.
 pub async fn read_records(
     client: &OrgClient,
     sobject: &str,
@@ -33,36 +29,33 @@ pub async fn read_records(
     fields: &[&str],
 ) -> Result<Records, SfError> {
     let mut records = Records::default();
-    let mut pending: Vec<String> = ids.to_vec();
-    for round in 1..=ITEM_ROUNDS {
-        if pending.is_empty() {
-            break;
+    if ids.is_empty() {
+        return Ok(records);
+    }
+    let requests = ids
+        .iter()
+        .map(|id| CompositeRequest::get(sobject, id, fields))
+        .collect();
+    let responses = client.tooling_composite(requests).await?;
+    for (id, response) in ids.iter().zip(responses) {
+        if response.is_success() {
+            records.found.insert(id.clone(), response.body);
+            continue;
         }
-        let requests = pending
-            .iter()
-            .map(|id| CompositeRequest::get(sobject, id, fields))
-            .collect();
-        let responses = client.tooling_composite(requests).await?;
-        let mut retry = Vec::new();
-        for (id, response) in pending.iter().zip(responses) {
-            if response.is_success() {
-                records.found.insert(id.clone(), response.body);
-                continue;
-            }
-            if response.status == 404 {
-                records.gone.push(id.clone());
-                continue;
-            }
-            let Some(error) = response.error(client.org()) else {
-                continue;
-            };
-            if error.is_transient() && round < ITEM_ROUNDS {
-                retry.push(id.clone());
-            } else {
-                return Err(error);
+        match response.error(client.org()) {
+            Some(error) if error.is_not_found() => records.gone.push(id.clone()),
+            Some(error) => return Err(error),
+            // A failed item always carries an error; should one not, treat the record as
+            // unreadable rather than silently absent.
+            None => {
+                return Err(SfError::Decode {
+                    org: client.org().to_owned(),
+                    path: response.path.clone(),
+                    expected: format!("a {sobject} record or an error"),
+                    detail: format!("HTTP {} with no error body", response.status),
+                });
             }
         }
-        pending = retry;
     }
     Ok(records)
 }
