@@ -184,7 +184,7 @@ fn method_not_allowed(method: &Method, allowed: &str) -> ApiResponse {
 
 /// `UNKNOWN_EXCEPTION` "admin operation already in progress" (reported for parallel Tooling
 /// writes to setup entities).
-pub fn admin_conflict() -> ApiResponse {
+fn admin_conflict() -> ApiResponse {
     ApiResponse::error(
         StatusCode::INTERNAL_SERVER_ERROR,
         "UNKNOWN_EXCEPTION",
@@ -254,6 +254,7 @@ pub fn dispatch(state: &mut SimState, request: &ApiRequest<'_>, context: Dispatc
                 state.count(counter::SOBJECT_PATCH);
                 if context.admin_conflict {
                     state.count(counter::ADMIN_CONFLICTS);
+                    state.count(counter::FAULTS_INJECTED);
                     return admin_conflict();
                 }
                 sobjects::patch(state, object, id, request.body)

@@ -366,7 +366,6 @@ fn transient_response(kind: Transient, path: &str, org_id: &str) -> ApiResponse 
 
 fn admit(
     state: &mut SimState,
-    method: &Method,
     path: &str,
     token: Option<&str>,
     write: bool,
@@ -413,16 +412,13 @@ fn admit(
             claimed: true,
         };
     }
-    state.count(counter::FAULTS_INJECTED);
-    if method == Method::PATCH {
-        state.count(counter::ADMIN_CONFLICTS);
-        Admission::Answer(api::admin_conflict())
-    } else {
-        // A composite: its PATCH items fail, the rest run.
-        Admission::Dispatch {
-            conflict: true,
-            claimed: false,
-        }
+    // Another write holds the marker. The dispatcher refuses every PATCH of this request (a
+    // top-level PATCH, or each PATCH item of a composite while its other items run) and
+    // counts each refusal, so `sobject_patch`, `admin_conflicts` and `faults_injected` mean
+    // the same whichever way the PATCH arrived.
+    Admission::Dispatch {
+        conflict: true,
+        claimed: false,
     }
 }
 
@@ -442,7 +438,6 @@ async fn api_entry(
         let (latency, dropped) = network(&mut state);
         let admission = admit(
             &mut state,
-            &method,
             path,
             bearer(&headers),
             write,
