@@ -174,7 +174,8 @@ pub struct Dispatch {
     pub in_composite: bool,
 }
 
-fn method_not_allowed(method: &Method, allowed: &str) -> ApiResponse {
+/// 405 with Salesforce's wording ([INFERRED]: the reference lists the status, not the body).
+pub fn method_not_allowed(method: &Method, allowed: &str) -> ApiResponse {
     ApiResponse::error(
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",

@@ -40,6 +40,9 @@ use super::state::{Shared, SimState, TokenCheck, counter};
 /// The content type of every JSON answer, as Salesforce sends it.
 pub const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
 
+/// The content type of the token endpoint's answers (reference §1.3).
+pub const OAUTH_CONTENT_TYPE: &str = "application/json";
+
 /// What the router's handlers share.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -211,8 +214,8 @@ impl SimHandle {
 fn router(app: App) -> Router {
     Router::new()
         .route("/services/oauth2/token", post(token_entry))
-        .route("/services/data", get(versions_entry))
-        .route("/services/data/", get(versions_entry))
+        .route("/services/data", any(versions_entry))
+        .route("/services/data/", any(versions_entry))
         .route("/services/data/{*rest}", any(api_entry))
         .route("/__sim/state", get(inspect::state))
         .route("/__sim/counters", get(inspect::counters))
@@ -291,15 +294,24 @@ async fn token_entry(
         connection.kill();
     }
     let mut response = json_response(answer.status, Some(&answer.body), None);
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let headers = response.headers_mut();
+    // The OAuth error page shows `Content-Type: application/json` (no charset) and
+    // `Cache-Control: no-store`; the sim answers every token response that way ([INFERRED]
+    // for the 200: no source shows its headers).
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(OAUTH_CONTENT_TYPE),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
+/// `GET /services/data`. Other methods get Salesforce's 405 array (with the usage header,
+/// like every answer under `/services/data`) instead of axum's empty 405.
 async fn versions_entry(
     State(app): State<App>,
     ConnectInfo(connection): ConnectInfo<ConnectionHandle>,
+    method: Method,
 ) -> Response {
     let (latency, dropped, limit_info) = {
         let mut state = app.shared.lock();
@@ -311,7 +323,12 @@ async fn versions_entry(
     if dropped {
         connection.kill();
     }
-    json_response(StatusCode::OK, Some(&api::versions()), Some(&limit_info))
+    let response = if method == Method::GET || method == Method::HEAD {
+        ApiResponse::ok(api::versions())
+    } else {
+        api::method_not_allowed(&method, "GET,HEAD")
+    };
+    json_response(response.status, response.body.as_ref(), Some(&limit_info))
 }
 
 /// The outcome of admission.
