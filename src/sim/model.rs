@@ -144,9 +144,27 @@ pub fn qualified(namespace: Option<&str>, name: &str) -> String {
     }
 }
 
-/// Whether a component belongs to an installed managed package (and so cannot be changed).
-fn is_installed(namespace: Option<&String>, state: &str) -> bool {
-    namespace.is_some() && state == "installed"
+/// Manageable states in which a subscriber org may still change a packaged component.
+const EDITABLE_STATES: &[&str] = &["unmanaged", "installedEditable", "deprecatedEditable"];
+
+/// The manageable state that forbids changing a component, or `None` if it may be changed.
+///
+/// [INFERRED] The reference cannot say whether a Tooling PATCH works on installed managed
+/// components (§3.4, Appendix C), so the sim takes the strict reading: a component of another
+/// package than the org's own namespace is locked unless its state is one Jetstream treats as
+/// editable (`unmanaged`, `installedEditable`, `deprecatedEditable`). That also locks
+/// `beta`, `deprecated`, `released` and `deleted` components of other packages, not only
+/// `installed` ones.
+fn managed_lock<'a>(
+    namespace: Option<&str>,
+    state: &'a str,
+    org_namespace: Option<&str>,
+) -> Option<&'a str> {
+    match namespace {
+        None => None,
+        Some(ns) if org_namespace == Some(ns) => None,
+        Some(_) => (!EDITABLE_STATES.contains(&state)).then_some(state),
+    }
 }
 
 fn default_state(namespace: Option<&String>, state: Option<&String>) -> String {
@@ -173,8 +191,13 @@ impl Flow {
         self.versions.iter().max_by_key(|v| v.number)
     }
 
-    pub fn is_installed(&self) -> bool {
-        is_installed(self.namespace.as_ref(), &self.manageable_state)
+    /// See [`managed_lock`].
+    pub fn managed_lock(&self, org_namespace: Option<&str>) -> Option<&str> {
+        managed_lock(
+            self.namespace.as_deref(),
+            &self.manageable_state,
+            org_namespace,
+        )
     }
 
     pub fn is_process_builder(&self) -> bool {
@@ -206,8 +229,13 @@ impl ValidationRule {
         )
     }
 
-    pub fn is_installed(&self) -> bool {
-        is_installed(self.namespace.as_ref(), &self.manageable_state)
+    /// See [`managed_lock`].
+    pub fn managed_lock(&self, org_namespace: Option<&str>) -> Option<&str> {
+        managed_lock(
+            self.namespace.as_deref(),
+            &self.manageable_state,
+            org_namespace,
+        )
     }
 }
 
@@ -221,9 +249,10 @@ impl WorkflowRule {
         )
     }
 
-    /// Workflow rules carry no manageable state; a namespaced one is from a package.
-    pub fn is_installed(&self) -> bool {
-        self.namespace.is_some()
+    /// Workflow rules carry no manageable state; one of another package counts as
+    /// `installed` (see [`managed_lock`]).
+    pub fn managed_lock(&self, org_namespace: Option<&str>) -> Option<&'static str> {
+        managed_lock(self.namespace.as_deref(), "installed", org_namespace)
     }
 }
 
