@@ -170,8 +170,23 @@ pub fn flow_definition_row(org: &Org, flow: &Flow, depth: u8) -> Row {
     out
 }
 
+/// One `processMetadataValues` entry. [INFERRED] The value carries every member of the
+/// Metadata API's `FlowElementReferenceOrValue` with the unused ones null, so a client has to
+/// pick `stringValue` (reference §3.2) rather than take the only key there is.
 fn process_value(name: &str, value: &str) -> Value {
-    json!({ "name": name, "value": { "stringValue": value } })
+    json!({
+        "name": name,
+        "value": {
+            "apexValue": null,
+            "booleanValue": null,
+            "dateTimeValue": null,
+            "dateValue": null,
+            "elementReference": null,
+            "numberValue": null,
+            "sobjectValue": null,
+            "stringValue": value,
+        },
+    })
 }
 
 /// The `start` element of a flow version: set for record-, schedule- and event-triggered
