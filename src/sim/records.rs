@@ -66,12 +66,10 @@ pub fn entity_definition_row(object: &SObjectInfo) -> Row {
 }
 
 /// The EntityDefinition row of `api_name`, or `null` when the object is unknown.
-fn entity_value(org: &Org, api_name: Option<&str>) -> Value {
-    api_name
-        .and_then(|name| org.object(name))
-        .map_or(Value::Null, |object| {
-            Value::Object(entity_definition_row(object))
-        })
+fn entity_value(org: &Org, api_name: &str) -> Value {
+    org.object(api_name).map_or(Value::Null, |object| {
+        Value::Object(entity_definition_row(object))
+    })
 }
 
 pub fn flow_definition_view_row(org: &Org, flow: &Flow) -> Row {
@@ -272,7 +270,7 @@ pub fn validation_rule_metadata(metadata: &ValidationRuleMetadata) -> Value {
     })
 }
 
-pub fn validation_rule_row(org: &Org, rule: &ValidationRule, depth: u8) -> Row {
+pub fn validation_rule_row(org: &Org, rule: &ValidationRule) -> Row {
     let metadata = &rule.metadata;
     let mut out = row(vec![
         ("Id", json!(rule.id)),
@@ -297,12 +295,11 @@ pub fn validation_rule_row(org: &Org, rule: &ValidationRule, depth: u8) -> Row {
         ("FullName", json!(rule.full_name())),
         ("Metadata", validation_rule_metadata(metadata)),
     ]);
-    if depth < MAX_DEPTH {
-        out.insert(
-            "EntityDefinition".to_owned(),
-            entity_value(org, Some(&rule.object)),
-        );
-    }
+    // EntityDefinition rows have no relationships, so this nesting always ends here.
+    out.insert(
+        "EntityDefinition".to_owned(),
+        entity_value(org, &rule.object),
+    );
     out
 }
 
@@ -396,7 +393,7 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-pub fn apex_trigger_row(org: &Org, trigger: &ApexTrigger, depth: u8) -> Row {
+pub fn apex_trigger_row(org: &Org, trigger: &ApexTrigger) -> Row {
     let hidden = trigger.body == "(hidden)";
     let events = trigger_events(&trigger.body);
     let uses = |event: &str| json!(events.iter().any(|e| e == event));
@@ -430,12 +427,11 @@ pub fn apex_trigger_row(org: &Org, trigger: &ApexTrigger, depth: u8) -> Row {
         ("FullName", json!(trigger.full_name())),
         ("Metadata", apex_trigger_metadata(trigger)),
     ]);
-    if depth < MAX_DEPTH {
-        out.insert(
-            "EntityDefinition".to_owned(),
-            entity_value(org, Some(&trigger.object)),
-        );
-    }
+    // EntityDefinition rows have no relationships, so this nesting always ends here.
+    out.insert(
+        "EntityDefinition".to_owned(),
+        entity_value(org, &trigger.object),
+    );
     out
 }
 
