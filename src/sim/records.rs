@@ -83,6 +83,8 @@ pub fn flow_definition_view_row(org: &Org, flow: &Flow) -> Row {
         (Some(active), Some(latest)) => active.number == latest.number,
         _ => false,
     };
+    // [INFERRED] the reference only says the two descriptions nearly overlap (§3.3); the sim
+    // makes IsOutOfDate the complement of IsActive while a version is active.
     let is_out_of_date = match (active, latest) {
         (Some(active), Some(latest)) => active.number != latest.number,
         _ => false,
@@ -119,6 +121,7 @@ pub fn flow_definition_view_row(org: &Org, flow: &Flow) -> Row {
         ("ManageableState", json!(flow.manageable_state)),
         ("IsTemplate", json!(false)),
         ("IsOutOfDate", json!(is_out_of_date)),
+        // [INFERRED] the reference lists the field without saying which version it counts.
         ("VersionNumber", json!(latest.map(|v| v.number))),
         ("Description", json!(flow.description)),
         (
@@ -132,6 +135,7 @@ pub fn flow_definition_view_row(org: &Org, flow: &Flow) -> Row {
     ])
 }
 
+/// [INFERRED] shape (§3.1): `activeVersionNumber` is null, not 0, when no version is active.
 pub fn flow_definition_metadata(flow: &Flow) -> Value {
     json!({
         "activeVersionNumber": flow.active().map(|v| v.number),

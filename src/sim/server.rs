@@ -253,7 +253,10 @@ pub fn json_response(
     response
 }
 
-async fn fallback() -> Response {
+/// Paths outside every endpoint (`/services/Soap/...`, `/foo`): Salesforce's 404 array,
+/// counted as `not_found`. No usage header: these are not REST API answers.
+async fn fallback(State(app): State<App>) -> Response {
+    app.shared.lock().count(counter::NOT_FOUND);
     let response = ApiResponse::not_found();
     json_response(response.status, response.body.as_ref(), None)
 }

@@ -132,6 +132,7 @@ pub fn composite(
                 ),
             );
         }
+        // [INFERRED] duplicate referenceIds are refused (the reference shows only unique ones).
         if !seen.insert(sub.reference_id.as_str()) {
             return ApiResponse::bad_request(
                 "INVALID_INPUT",

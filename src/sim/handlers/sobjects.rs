@@ -454,8 +454,10 @@ fn patch_apex_trigger(org: &mut Org, id: &str) -> Check<()> {
     }
 }
 
-/// Flow versions are not writable in the sim (the reference documents activation through
-/// FlowDefinition only).
+/// Flow versions are not writable in the sim. [INFERRED] The reference notes that Salesforce
+/// recommends activating through the `Flow` object since API 44.0 (§3.1) but gives no wire
+/// format for it, so the sim refuses rather than guess one; FlowDefinition
+/// `Metadata.activeVersionNumber` is the documented path.
 fn patch_flow(org: &mut Org, id: &str) -> Check<()> {
     if !org
         .flows
