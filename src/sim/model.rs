@@ -594,7 +594,8 @@ fn sorted_by_name<T>(
     name: impl Fn(&T) -> String,
     entry: impl Fn(&T) -> Value,
 ) -> Vec<Value> {
-    let mut named: Vec<(String, Value)> = items.iter().map(|item| (name(item), entry(item))).collect();
+    let mut named: Vec<(String, Value)> =
+        items.iter().map(|item| (name(item), entry(item))).collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     named.into_iter().map(|(_, value)| value).collect()
 }

@@ -456,13 +456,7 @@ async fn api_entry(
     let (admission, latency, dropped, limit_info) = {
         let mut state = app.shared.lock();
         let (latency, dropped) = network(&mut state);
-        let admission = admit(
-            &mut state,
-            path,
-            bearer(&headers),
-            write,
-            Instant::now(),
-        );
+        let admission = admit(&mut state, path, bearer(&headers), write, Instant::now());
         (admission, latency, dropped, state.limit_info())
     };
     let mut claim = WriteClaim {

@@ -263,7 +263,8 @@ pub fn patch(state: &mut SimState, object: &str, id: &str, body: &[u8]) -> ApiRe
     }
 }
 
-const FLOW_DEFINITION_KEYS: &[&str] = &["activeVersionNumber", "description", "masterLabel", "urls"];
+const FLOW_DEFINITION_KEYS: &[&str] =
+    &["activeVersionNumber", "description", "masterLabel", "urls"];
 
 fn patch_flow_definition(org: &mut Org, schema: &ObjectSchema, id: &str, body: &[u8]) -> Check<()> {
     let Some(index) = org.flows.iter().position(|f| matches(&f.id, id)) else {

@@ -52,7 +52,13 @@ async fn odd_requests_get_answers_not_panics() {
             .error_code(),
         "MALFORMED_QUERY"
     );
-    for locator in ["-", "01g-", "01gX--1", "01gX-99999999999999999999999", "é-1"] {
+    for locator in [
+        "-",
+        "01g-",
+        "01gX--1",
+        "01gX-99999999999999999999999",
+        "é-1",
+    ] {
         let answer = org.get(&format!("{V}/query/{}", encode(locator))).await;
         assert_eq!(answer.error_code(), "INVALID_QUERY_LOCATOR", "{locator}");
     }
