@@ -252,12 +252,14 @@ pub fn dispatch(state: &mut SimState, request: &ApiRequest<'_>, context: Dispatc
                     query_param(request.query, "fields"),
                 )
             } else if method == Method::PATCH {
-                state.count(counter::SOBJECT_PATCH);
                 if context.admin_conflict {
+                    // An injected fault, like a transient error: it never reaches the
+                    // endpoint, so it counts in the fault counters, not in `sobject_patch`.
                     state.count(counter::ADMIN_CONFLICTS);
                     state.count(counter::FAULTS_INJECTED);
                     return admin_conflict();
                 }
+                state.count(counter::SOBJECT_PATCH);
                 sobjects::patch(state, object, id, request.body)
             } else {
                 method_not_allowed(method, "GET,HEAD,PATCH")

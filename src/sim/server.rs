@@ -434,8 +434,8 @@ fn admit(
     }
     // Another write holds the marker. The dispatcher refuses every PATCH of this request (a
     // top-level PATCH, or each PATCH item of a composite while its other items run) and
-    // counts each refusal, so `sobject_patch`, `admin_conflicts` and `faults_injected` mean
-    // the same whichever way the PATCH arrived.
+    // counts each refusal in `admin_conflicts` and `faults_injected` (never in
+    // `sobject_patch`), whichever way the PATCH arrived.
     Admission::Dispatch {
         conflict: true,
         claimed: false,
