@@ -174,7 +174,8 @@ pub struct Dispatch {
     pub in_composite: bool,
 }
 
-fn method_not_allowed(method: &Method, allowed: &str) -> ApiResponse {
+/// 405 with Salesforce's wording ([INFERRED]: the reference lists the status, not the body).
+pub fn method_not_allowed(method: &Method, allowed: &str) -> ApiResponse {
     ApiResponse::error(
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
@@ -184,7 +185,7 @@ fn method_not_allowed(method: &Method, allowed: &str) -> ApiResponse {
 
 /// `UNKNOWN_EXCEPTION` "admin operation already in progress" (reported for parallel Tooling
 /// writes to setup entities).
-pub fn admin_conflict() -> ApiResponse {
+fn admin_conflict() -> ApiResponse {
     ApiResponse::error(
         StatusCode::INTERNAL_SERVER_ERROR,
         "UNKNOWN_EXCEPTION",
@@ -251,11 +252,14 @@ pub fn dispatch(state: &mut SimState, request: &ApiRequest<'_>, context: Dispatc
                     query_param(request.query, "fields"),
                 )
             } else if method == Method::PATCH {
-                state.count(counter::SOBJECT_PATCH);
                 if context.admin_conflict {
+                    // An injected fault, like a transient error: it never reaches the
+                    // endpoint, so it counts in the fault counters, not in `sobject_patch`.
                     state.count(counter::ADMIN_CONFLICTS);
+                    state.count(counter::FAULTS_INJECTED);
                     return admin_conflict();
                 }
+                state.count(counter::SOBJECT_PATCH);
                 sobjects::patch(state, object, id, request.body)
             } else {
                 method_not_allowed(method, "GET,HEAD,PATCH")

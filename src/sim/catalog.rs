@@ -87,7 +87,7 @@ pub fn rows_of(org: &Org, object: &str) -> Vec<Row> {
         "ValidationRule" => org
             .validation_rules
             .iter()
-            .map(|rule| records::validation_rule_row(org, rule, 0))
+            .map(|rule| records::validation_rule_row(org, rule))
             .collect(),
         "WorkflowRule" => org
             .workflow_rules
@@ -97,7 +97,7 @@ pub fn rows_of(org: &Org, object: &str) -> Vec<Row> {
         "ApexTrigger" => org
             .triggers
             .iter()
-            .map(|trigger| records::apex_trigger_row(org, trigger, 0))
+            .map(|trigger| records::apex_trigger_row(org, trigger))
             .collect(),
         _ => Vec::new(),
     }
@@ -123,7 +123,7 @@ pub fn tooling_record(org: &Org, object: &str, id: &str) -> Option<Row> {
             .validation_rules
             .iter()
             .find(|r| matches(&r.id, id))
-            .map(|r| records::validation_rule_row(org, r, 0)),
+            .map(|r| records::validation_rule_row(org, r)),
         "WorkflowRule" => org
             .workflow_rules
             .iter()
@@ -133,7 +133,7 @@ pub fn tooling_record(org: &Org, object: &str, id: &str) -> Option<Row> {
             .triggers
             .iter()
             .find(|t| matches(&t.id, id))
-            .map(|t| records::apex_trigger_row(org, t, 0)),
+            .map(|t| records::apex_trigger_row(org, t)),
         _ => None,
     }
 }

@@ -25,8 +25,9 @@ pub mod prefix {
     pub const QUERY_LOCATOR: &str = "01g";
 }
 
-/// The 18-character id Salesforce uses where an object has no real id
-/// (e.g. `FlowDefinitionView.Id`).
+/// The 18-character id the sim gives where an object has no real id (`FlowDefinitionView.Id`).
+/// [INFERRED] The reference only says `DurableId` is the FlowDefinition id to use (§3.3); an
+/// all-zero `Id` makes a client that PATCHes with `Id` instead fail with 404.
 pub const EMPTY_ID: &str = "000000000000000AAA";
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -144,9 +144,27 @@ pub fn qualified(namespace: Option<&str>, name: &str) -> String {
     }
 }
 
-/// Whether a component belongs to an installed managed package (and so cannot be changed).
-fn is_installed(namespace: Option<&String>, state: &str) -> bool {
-    namespace.is_some() && state == "installed"
+/// Manageable states in which a subscriber org may still change a packaged component.
+const EDITABLE_STATES: &[&str] = &["unmanaged", "installedEditable", "deprecatedEditable"];
+
+/// The manageable state that forbids changing a component, or `None` if it may be changed.
+///
+/// [INFERRED] The reference cannot say whether a Tooling PATCH works on installed managed
+/// components (§3.4, Appendix C), so the sim takes the strict reading: a component of another
+/// package than the org's own namespace is locked unless its state is one Jetstream treats as
+/// editable (`unmanaged`, `installedEditable`, `deprecatedEditable`). That also locks
+/// `beta`, `deprecated`, `released` and `deleted` components of other packages, not only
+/// `installed` ones.
+fn managed_lock<'a>(
+    namespace: Option<&str>,
+    state: &'a str,
+    org_namespace: Option<&str>,
+) -> Option<&'a str> {
+    match namespace {
+        None => None,
+        Some(ns) if org_namespace == Some(ns) => None,
+        Some(_) => (!EDITABLE_STATES.contains(&state)).then_some(state),
+    }
 }
 
 fn default_state(namespace: Option<&String>, state: Option<&String>) -> String {
@@ -173,8 +191,13 @@ impl Flow {
         self.versions.iter().max_by_key(|v| v.number)
     }
 
-    pub fn is_installed(&self) -> bool {
-        is_installed(self.namespace.as_ref(), &self.manageable_state)
+    /// See [`managed_lock`].
+    pub fn managed_lock(&self, org_namespace: Option<&str>) -> Option<&str> {
+        managed_lock(
+            self.namespace.as_deref(),
+            &self.manageable_state,
+            org_namespace,
+        )
     }
 
     pub fn is_process_builder(&self) -> bool {
@@ -206,8 +229,13 @@ impl ValidationRule {
         )
     }
 
-    pub fn is_installed(&self) -> bool {
-        is_installed(self.namespace.as_ref(), &self.manageable_state)
+    /// See [`managed_lock`].
+    pub fn managed_lock(&self, org_namespace: Option<&str>) -> Option<&str> {
+        managed_lock(
+            self.namespace.as_deref(),
+            &self.manageable_state,
+            org_namespace,
+        )
     }
 }
 
@@ -221,9 +249,10 @@ impl WorkflowRule {
         )
     }
 
-    /// Workflow rules carry no manageable state; a namespaced one is from a package.
-    pub fn is_installed(&self) -> bool {
-        self.namespace.is_some()
+    /// Workflow rules carry no manageable state; one of another package counts as
+    /// `installed` (see [`managed_lock`]).
+    pub fn managed_lock(&self, org_namespace: Option<&str>) -> Option<&'static str> {
+        managed_lock(self.namespace.as_deref(), "installed", org_namespace)
     }
 }
 
@@ -367,10 +396,15 @@ impl Org {
     }
 
     /// Adds version N+1 with `status` to a flow (an admin saving a new version).
+    /// `None` if there is no such flow (or its version numbers are exhausted).
     pub fn add_flow_version(&mut self, flow_index: usize, status: FlowStatus) -> Option<u32> {
+        let number = match self.flows.get(flow_index)?.latest() {
+            Some(latest) => latest.number.checked_add(1)?,
+            None => 1,
+        };
+        // Allocated only once the flow is known, so a refused action uses up no id.
         let id = self.ids.next(prefix::FLOW);
         let flow = self.flows.get_mut(flow_index)?;
-        let number = flow.latest().map_or(1, |v| v.number + 1);
         if status == FlowStatus::Active {
             flow.versions.push(FlowVersion {
                 id,
@@ -476,97 +510,60 @@ impl Org {
 
     /// The true state as stable JSON; every list sorted by name.
     pub fn snapshot(&self) -> Value {
-        let mut flows: Vec<(String, Value)> = self
-            .flows
-            .iter()
-            .map(|f| {
-                (
-                    f.full_name(),
-                    json!({
-                        "name": f.full_name(),
-                        "id": f.id,
-                        "label": f.label,
-                        "process_type": f.process_type,
-                        "trigger_type": f.trigger_type,
-                        "record_trigger_type": f.record_trigger_type,
-                        "object": f.object,
-                        "namespace": f.namespace,
-                        "manageable_state": f.manageable_state,
-                        "active_version": f.active().map(|v| v.number),
-                        "latest_version": f.latest().map(|v| v.number),
-                        "versions": f.versions.iter().map(|v| json!({
-                            "number": v.number,
-                            "id": v.id,
-                            "status": v.status.as_str(),
-                        })).collect::<Vec<_>>(),
-                    }),
-                )
+        let flows = sorted_by_name(&self.flows, Flow::full_name, |f| {
+            json!({
+                "name": f.full_name(),
+                "id": f.id,
+                "label": f.label,
+                "process_type": f.process_type,
+                "trigger_type": f.trigger_type,
+                "record_trigger_type": f.record_trigger_type,
+                "object": f.object,
+                "namespace": f.namespace,
+                "manageable_state": f.manageable_state,
+                "active_version": f.active().map(|v| v.number),
+                "latest_version": f.latest().map(|v| v.number),
+                "versions": f.versions.iter().map(|v| json!({
+                    "number": v.number,
+                    "id": v.id,
+                    "status": v.status.as_str(),
+                })).collect::<Vec<_>>(),
             })
-            .collect();
-        let mut validation_rules: Vec<(String, Value)> = self
-            .validation_rules
-            .iter()
-            .map(|r| {
-                (
-                    r.full_name(),
-                    json!({
-                        "full_name": r.full_name(),
-                        "id": r.id,
-                        "object": r.object,
-                        "active": r.metadata.active,
-                        "namespace": r.namespace,
-                        "manageable_state": r.manageable_state,
-                        "metadata": super::records::validation_rule_metadata(&r.metadata),
-                    }),
-                )
+        });
+        let validation_rules =
+            sorted_by_name(&self.validation_rules, ValidationRule::full_name, |r| {
+                json!({
+                    "full_name": r.full_name(),
+                    "id": r.id,
+                    "object": r.object,
+                    "active": r.metadata.active,
+                    "namespace": r.namespace,
+                    "manageable_state": r.manageable_state,
+                    "metadata": super::records::validation_rule_metadata(&r.metadata),
+                })
+            });
+        let workflow_rules = sorted_by_name(&self.workflow_rules, WorkflowRule::full_name, |r| {
+            json!({
+                "full_name": r.full_name(),
+                "id": r.id,
+                "object": r.object,
+                "active": r.metadata.active,
+                "namespace": r.namespace,
+                "metadata": super::records::workflow_rule_metadata(&r.metadata),
             })
-            .collect();
-        let mut workflow_rules: Vec<(String, Value)> = self
-            .workflow_rules
-            .iter()
-            .map(|r| {
-                (
-                    r.full_name(),
-                    json!({
-                        "full_name": r.full_name(),
-                        "id": r.id,
-                        "object": r.object,
-                        "active": r.metadata.active,
-                        "namespace": r.namespace,
-                        "metadata": super::records::workflow_rule_metadata(&r.metadata),
-                    }),
-                )
+        });
+        let triggers = sorted_by_name(&self.triggers, ApexTrigger::full_name, |t| {
+            json!({
+                "name": t.full_name(),
+                "id": t.id,
+                "object": t.object,
+                "status": t.status.as_str(),
+                "body": t.body,
+                "api_version": t.api_version,
+                "namespace": t.namespace,
+                "manageable_state": t.manageable_state,
             })
-            .collect();
-        let mut triggers: Vec<(String, Value)> = self
-            .triggers
-            .iter()
-            .map(|t| {
-                (
-                    t.full_name(),
-                    json!({
-                        "name": t.full_name(),
-                        "id": t.id,
-                        "object": t.object,
-                        "status": t.status.as_str(),
-                        "body": t.body,
-                        "api_version": t.api_version,
-                        "namespace": t.namespace,
-                        "manageable_state": t.manageable_state,
-                    }),
-                )
-            })
-            .collect();
-        for list in [
-            &mut flows,
-            &mut validation_rules,
-            &mut workflow_rules,
-            &mut triggers,
-        ] {
-            list.sort_by(|a, b| a.0.cmp(&b.0));
-        }
-        let values =
-            |list: Vec<(String, Value)>| list.into_iter().map(|(_, v)| v).collect::<Vec<_>>();
+        });
         json!({
             "org": {
                 "id": self.info.id,
@@ -583,10 +580,22 @@ impl Org {
                 "label": o.label,
                 "durable_id": o.durable_id,
             })).collect::<Vec<_>>(),
-            "flows": values(flows),
-            "validation_rules": values(validation_rules),
-            "workflow_rules": values(workflow_rules),
-            "triggers": values(triggers),
+            "flows": flows,
+            "validation_rules": validation_rules,
+            "workflow_rules": workflow_rules,
+            "triggers": triggers,
         })
     }
+}
+
+/// The snapshot entries of `items`, sorted by `name` (stable for equal names).
+fn sorted_by_name<T>(
+    items: &[T],
+    name: impl Fn(&T) -> String,
+    entry: impl Fn(&T) -> Value,
+) -> Vec<Value> {
+    let mut named: Vec<(String, Value)> =
+        items.iter().map(|item| (name(item), entry(item))).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named.into_iter().map(|(_, value)| value).collect()
 }

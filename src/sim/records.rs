@@ -66,12 +66,10 @@ pub fn entity_definition_row(object: &SObjectInfo) -> Row {
 }
 
 /// The EntityDefinition row of `api_name`, or `null` when the object is unknown.
-fn entity_value(org: &Org, api_name: Option<&str>) -> Value {
-    api_name
-        .and_then(|name| org.object(name))
-        .map_or(Value::Null, |object| {
-            Value::Object(entity_definition_row(object))
-        })
+fn entity_value(org: &Org, api_name: &str) -> Value {
+    org.object(api_name).map_or(Value::Null, |object| {
+        Value::Object(entity_definition_row(object))
+    })
 }
 
 pub fn flow_definition_view_row(org: &Org, flow: &Flow) -> Row {
@@ -85,6 +83,8 @@ pub fn flow_definition_view_row(org: &Org, flow: &Flow) -> Row {
         (Some(active), Some(latest)) => active.number == latest.number,
         _ => false,
     };
+    // [INFERRED] the reference only says the two descriptions nearly overlap (§3.3); the sim
+    // makes IsOutOfDate the complement of IsActive while a version is active.
     let is_out_of_date = match (active, latest) {
         (Some(active), Some(latest)) => active.number != latest.number,
         _ => false,
@@ -121,6 +121,7 @@ pub fn flow_definition_view_row(org: &Org, flow: &Flow) -> Row {
         ("ManageableState", json!(flow.manageable_state)),
         ("IsTemplate", json!(false)),
         ("IsOutOfDate", json!(is_out_of_date)),
+        // [INFERRED] the reference lists the field without saying which version it counts.
         ("VersionNumber", json!(latest.map(|v| v.number))),
         ("Description", json!(flow.description)),
         (
@@ -134,6 +135,7 @@ pub fn flow_definition_view_row(org: &Org, flow: &Flow) -> Row {
     ])
 }
 
+/// [INFERRED] shape (§3.1): `activeVersionNumber` is null, not 0, when no version is active.
 pub fn flow_definition_metadata(flow: &Flow) -> Value {
     json!({
         "activeVersionNumber": flow.active().map(|v| v.number),
@@ -170,8 +172,23 @@ pub fn flow_definition_row(org: &Org, flow: &Flow, depth: u8) -> Row {
     out
 }
 
+/// One `processMetadataValues` entry. [INFERRED] The value carries every member of the
+/// Metadata API's `FlowElementReferenceOrValue` with the unused ones null, so a client has to
+/// pick `stringValue` (reference §3.2) rather than take the only key there is.
 fn process_value(name: &str, value: &str) -> Value {
-    json!({ "name": name, "value": { "stringValue": value } })
+    json!({
+        "name": name,
+        "value": {
+            "apexValue": null,
+            "booleanValue": null,
+            "dateTimeValue": null,
+            "dateValue": null,
+            "elementReference": null,
+            "numberValue": null,
+            "sobjectValue": null,
+            "stringValue": value,
+        },
+    })
 }
 
 /// The `start` element of a flow version: set for record-, schedule- and event-triggered
@@ -257,7 +274,7 @@ pub fn validation_rule_metadata(metadata: &ValidationRuleMetadata) -> Value {
     })
 }
 
-pub fn validation_rule_row(org: &Org, rule: &ValidationRule, depth: u8) -> Row {
+pub fn validation_rule_row(org: &Org, rule: &ValidationRule) -> Row {
     let metadata = &rule.metadata;
     let mut out = row(vec![
         ("Id", json!(rule.id)),
@@ -282,12 +299,11 @@ pub fn validation_rule_row(org: &Org, rule: &ValidationRule, depth: u8) -> Row {
         ("FullName", json!(rule.full_name())),
         ("Metadata", validation_rule_metadata(metadata)),
     ]);
-    if depth < MAX_DEPTH {
-        out.insert(
-            "EntityDefinition".to_owned(),
-            entity_value(org, Some(&rule.object)),
-        );
-    }
+    // EntityDefinition rows have no relationships, so this nesting always ends here.
+    out.insert(
+        "EntityDefinition".to_owned(),
+        entity_value(org, &rule.object),
+    );
     out
 }
 
@@ -381,7 +397,7 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-pub fn apex_trigger_row(org: &Org, trigger: &ApexTrigger, depth: u8) -> Row {
+pub fn apex_trigger_row(org: &Org, trigger: &ApexTrigger) -> Row {
     let hidden = trigger.body == "(hidden)";
     let events = trigger_events(&trigger.body);
     let uses = |event: &str| json!(events.iter().any(|e| e == event));
@@ -415,12 +431,11 @@ pub fn apex_trigger_row(org: &Org, trigger: &ApexTrigger, depth: u8) -> Row {
         ("FullName", json!(trigger.full_name())),
         ("Metadata", apex_trigger_metadata(trigger)),
     ]);
-    if depth < MAX_DEPTH {
-        out.insert(
-            "EntityDefinition".to_owned(),
-            entity_value(org, Some(&trigger.object)),
-        );
-    }
+    // EntityDefinition rows have no relationships, so this nesting always ends here.
+    out.insert(
+        "EntityDefinition".to_owned(),
+        entity_value(org, &trigger.object),
+    );
     out
 }
 

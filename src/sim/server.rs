@@ -40,6 +40,9 @@ use super::state::{Shared, SimState, TokenCheck, counter};
 /// The content type of every JSON answer, as Salesforce sends it.
 pub const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
 
+/// The content type of the token endpoint's answers (reference §1.3).
+pub const OAUTH_CONTENT_TYPE: &str = "application/json";
+
 /// What the router's handlers share.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -211,8 +214,8 @@ impl SimHandle {
 fn router(app: App) -> Router {
     Router::new()
         .route("/services/oauth2/token", post(token_entry))
-        .route("/services/data", get(versions_entry))
-        .route("/services/data/", get(versions_entry))
+        .route("/services/data", any(versions_entry))
+        .route("/services/data/", any(versions_entry))
         .route("/services/data/{*rest}", any(api_entry))
         .route("/__sim/state", get(inspect::state))
         .route("/__sim/counters", get(inspect::counters))
@@ -250,7 +253,10 @@ pub fn json_response(
     response
 }
 
-async fn fallback() -> Response {
+/// Paths outside every endpoint (`/services/Soap/...`, `/foo`): Salesforce's 404 array,
+/// counted as `not_found`. No usage header: these are not REST API answers.
+async fn fallback(State(app): State<App>) -> Response {
+    app.shared.lock().count(counter::NOT_FOUND);
     let response = ApiResponse::not_found();
     json_response(response.status, response.body.as_ref(), None)
 }
@@ -291,15 +297,24 @@ async fn token_entry(
         connection.kill();
     }
     let mut response = json_response(answer.status, Some(&answer.body), None);
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let headers = response.headers_mut();
+    // The OAuth error page shows `Content-Type: application/json` (no charset) and
+    // `Cache-Control: no-store`; the sim answers every token response that way ([INFERRED]
+    // for the 200: no source shows its headers).
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(OAUTH_CONTENT_TYPE),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
+/// `GET /services/data`. Other methods get Salesforce's 405 array (with the usage header,
+/// like every answer under `/services/data`) instead of axum's empty 405.
 async fn versions_entry(
     State(app): State<App>,
     ConnectInfo(connection): ConnectInfo<ConnectionHandle>,
+    method: Method,
 ) -> Response {
     let (latency, dropped, limit_info) = {
         let mut state = app.shared.lock();
@@ -311,7 +326,12 @@ async fn versions_entry(
     if dropped {
         connection.kill();
     }
-    json_response(StatusCode::OK, Some(&api::versions()), Some(&limit_info))
+    let response = if method == Method::GET || method == Method::HEAD {
+        ApiResponse::ok(api::versions())
+    } else {
+        api::method_not_allowed(&method, "GET,HEAD")
+    };
+    json_response(response.status, response.body.as_ref(), Some(&limit_info))
 }
 
 /// The outcome of admission.
@@ -366,7 +386,6 @@ fn transient_response(kind: Transient, path: &str, org_id: &str) -> ApiResponse 
 
 fn admit(
     state: &mut SimState,
-    method: &Method,
     path: &str,
     token: Option<&str>,
     write: bool,
@@ -413,16 +432,13 @@ fn admit(
             claimed: true,
         };
     }
-    state.count(counter::FAULTS_INJECTED);
-    if method == Method::PATCH {
-        state.count(counter::ADMIN_CONFLICTS);
-        Admission::Answer(api::admin_conflict())
-    } else {
-        // A composite: its PATCH items fail, the rest run.
-        Admission::Dispatch {
-            conflict: true,
-            claimed: false,
-        }
+    // Another write holds the marker. The dispatcher refuses every PATCH of this request (a
+    // top-level PATCH, or each PATCH item of a composite while its other items run) and
+    // counts each refusal in `admin_conflicts` and `faults_injected` (never in
+    // `sobject_patch`), whichever way the PATCH arrived.
+    Admission::Dispatch {
+        conflict: true,
+        claimed: false,
     }
 }
 
@@ -440,14 +456,7 @@ async fn api_entry(
     let (admission, latency, dropped, limit_info) = {
         let mut state = app.shared.lock();
         let (latency, dropped) = network(&mut state);
-        let admission = admit(
-            &mut state,
-            &method,
-            path,
-            bearer(&headers),
-            write,
-            Instant::now(),
-        );
+        let admission = admit(&mut state, path, bearer(&headers), write, Instant::now());
         (admission, latency, dropped, state.limit_info())
     };
     let mut claim = WriteClaim {

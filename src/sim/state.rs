@@ -44,7 +44,8 @@ pub mod counter {
     pub const API_REQUESTS: &str = "api_requests";
 }
 
-/// How many query cursors stay open; older ones answer `INVALID_QUERY_LOCATOR`.
+/// How many query cursors stay open; older ones answer `INVALID_QUERY_LOCATOR`. [INFERRED]
+/// Salesforce also expires cursors; the sim bounds them by count so memory stays bounded.
 const MAX_CURSORS: usize = 64;
 
 #[derive(Debug)]

@@ -64,7 +64,8 @@ fn valid_reference_id(id: &str) -> bool {
         && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Whether `path` is a Tooling resource under a served version.
+/// Whether `path` is a Tooling resource under a served version. [INFERRED] The reference
+/// only shows Tooling subrequests in `/tooling/composite`; the sim refuses any other path.
 fn is_tooling_path(path: &str) -> bool {
     let tooling = path
         .strip_prefix("/services/data/v")
@@ -102,6 +103,14 @@ pub fn composite(
         Ok(request) => request,
         Err(err) => return ApiResponse::bad_request("JSON_PARSER_ERROR", err.to_string()),
     };
+    if request.requests.is_empty() {
+        // [INFERRED] The reference gives no answer for an empty composite; the sim refuses
+        // it rather than answer an empty 200 that a real org might not.
+        return ApiResponse::bad_request(
+            "INVALID_INPUT",
+            "compositeRequest must contain at least one subrequest",
+        );
+    }
     if request.requests.len() > MAX_SUBREQUESTS {
         // [INFERRED] message wording.
         return ApiResponse::bad_request(
@@ -123,6 +132,7 @@ pub fn composite(
                 ),
             );
         }
+        // [INFERRED] duplicate referenceIds are refused (the reference shows only unique ones).
         if !seen.insert(sub.reference_id.as_str()) {
             return ApiResponse::bad_request(
                 "INVALID_INPUT",

@@ -14,6 +14,7 @@ fn malformed(message: impl Into<String>) -> ApiResponse {
     ApiResponse::bad_request("MALFORMED_QUERY", message)
 }
 
+/// [INFERRED] code and text: the reference documents the locator form, not its errors.
 fn invalid_locator() -> ApiResponse {
     ApiResponse::bad_request("INVALID_QUERY_LOCATOR", "invalid query locator")
 }

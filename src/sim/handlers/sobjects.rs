@@ -136,13 +136,10 @@ fn check_full_name(body: &Map<String, Value>, expected: &str) -> Check<()> {
     }
 }
 
-fn metadata_of<'a>(body: &'a Map<String, Value>, object: &str) -> Check<&'a Map<String, Value>> {
-    match body.get("Metadata") {
+fn take_metadata(body: &mut Map<String, Value>, object: &str) -> Check<Map<String, Value>> {
+    match body.remove("Metadata") {
         Some(Value::Object(metadata)) => Ok(metadata),
-        None | Some(Value::Null) => Err(ApiResponse::bad_request(
-            "REQUIRED_FIELD_MISSING",
-            "Required fields are missing: [Metadata]",
-        )),
+        None | Some(Value::Null) => Err(required_missing(&[("Metadata", true)])),
         Some(_) => Err(json_error(format!(
             "Cannot deserialize instance of {object}Metadata: Metadata must be a JSON object"
         ))),
@@ -159,13 +156,41 @@ fn check_keys(metadata: &Map<String, Value>, allowed: &[&str], type_name: &str) 
     }
 }
 
-fn managed(object: &str, id: &str, field: &str) -> ApiResponse {
-    ApiResponse::bad_request(
-        "CANNOT_MODIFY_MANAGED_OBJECT",
-        format!(
-            "Cannot modify managed object: entity={object}, component={id}, field={field}, state=installed"
-        ),
-    )
+/// The component a metadata PATCH targets, as far as the shared checks need it.
+struct Target<'a> {
+    id: &'a str,
+    full_name: String,
+    /// The manageable state that locks the component, if a managed package does.
+    locked: Option<&'a str>,
+    /// The field `CANNOT_MODIFY_MANAGED_OBJECT` names.
+    managed_field: &'static str,
+}
+
+/// The checks every metadata PATCH makes, in this order: the body is a JSON object, it names
+/// no other top-level field than `Metadata` and `FullName`, the component is not locked by a
+/// managed package, `FullName` (if sent) is the component's own, and `Metadata` is an object
+/// with only keys of the type (`allowed`). Returns the `Metadata` object.
+fn checked_metadata(
+    body: &[u8],
+    schema: &ObjectSchema,
+    target: &Target<'_>,
+    allowed: &[&str],
+) -> Check<Map<String, Value>> {
+    let mut body = parse_body(body, schema.name)?;
+    check_top_level(&body, schema)?;
+    if let Some(state) = target.locked {
+        return Err(ApiResponse::bad_request(
+            "CANNOT_MODIFY_MANAGED_OBJECT",
+            format!(
+                "Cannot modify managed object: entity={}, component={}, field={}, state={state}",
+                schema.name, target.id, target.managed_field
+            ),
+        ));
+    }
+    check_full_name(&body, &target.full_name)?;
+    let metadata = take_metadata(&mut body, schema.name)?;
+    check_keys(&metadata, allowed, schema.name)?;
+    Ok(metadata)
 }
 
 /// A JSON value that must be a boolean (strict: `"false"` is refused).
@@ -190,6 +215,11 @@ fn string(metadata: &Map<String, Value>, key: &str) -> Check<Option<String>> {
     }
 }
 
+/// A required text: a string that is not blank.
+fn text(metadata: &Map<String, Value>, key: &str) -> Check<Option<String>> {
+    Ok(string(metadata, key)?.filter(|s| !s.trim().is_empty()))
+}
+
 /// A JSON array or null (null and absent are empty).
 fn array(metadata: &Map<String, Value>, key: &str) -> Check<Vec<Value>> {
     match metadata.get(key) {
@@ -201,7 +231,13 @@ fn array(metadata: &Map<String, Value>, key: &str) -> Check<Vec<Value>> {
     }
 }
 
-fn required_missing(missing: &[&str]) -> ApiResponse {
+/// `REQUIRED_FIELD_MISSING` naming the fields whose flag is `true`.
+fn required_missing(fields: &[(&str, bool)]) -> ApiResponse {
+    let missing: Vec<&str> = fields
+        .iter()
+        .filter(|(_, missing)| *missing)
+        .map(|(name, _)| *name)
+        .collect();
     ApiResponse::bad_request(
         "REQUIRED_FIELD_MISSING",
         format!("Required fields are missing: [{}]", missing.join(", ")),
@@ -227,23 +263,21 @@ pub fn patch(state: &mut SimState, object: &str, id: &str, body: &[u8]) -> ApiRe
     }
 }
 
+const FLOW_DEFINITION_KEYS: &[&str] =
+    &["activeVersionNumber", "description", "masterLabel", "urls"];
+
 fn patch_flow_definition(org: &mut Org, schema: &ObjectSchema, id: &str, body: &[u8]) -> Check<()> {
     let Some(index) = org.flows.iter().position(|f| matches(&f.id, id)) else {
         return Err(ApiResponse::not_found());
     };
-    let body = parse_body(body, schema.name)?;
-    check_top_level(&body, schema)?;
     let flow = &org.flows[index];
-    if flow.is_installed() {
-        return Err(managed("FlowDefinition", &flow.id, "ActiveVersionNumber"));
-    }
-    check_full_name(&body, &flow.full_name())?;
-    let metadata = metadata_of(&body, schema.name)?;
-    check_keys(
-        metadata,
-        &["activeVersionNumber", "description", "masterLabel", "urls"],
-        "FlowDefinition",
-    )?;
+    let component = Target {
+        id: &flow.id,
+        full_name: flow.full_name(),
+        locked: flow.managed_lock(org.info.namespace.as_deref()),
+        managed_field: "ActiveVersionNumber",
+    };
+    let metadata = checked_metadata(body, schema, &component, FLOW_DEFINITION_KEYS)?;
     // 0, null or omitted deactivates; N activates version N.
     let target = match metadata.get("activeVersionNumber") {
         None | Some(Value::Null) => None,
@@ -263,8 +297,8 @@ fn patch_flow_definition(org: &mut Org, schema: &ObjectSchema, id: &str, body: &
             )));
         }
     };
-    let description = string(metadata, "description")?;
-    let label = string(metadata, "masterLabel")?;
+    let description = string(&metadata, "description")?;
+    let label = string(&metadata, "masterLabel")?;
     if let Some(number) = target {
         // [INFERRED] message; the reference only knows the error code.
         match flow.versions.iter().find(|v| u64::from(v.number) == number) {
@@ -300,50 +334,41 @@ fn patch_flow_definition(org: &mut Org, schema: &ObjectSchema, id: &str, body: &
     Ok(())
 }
 
+const VALIDATION_RULE_KEYS: &[&str] = &[
+    "active",
+    "description",
+    "errorConditionFormula",
+    "errorDisplayField",
+    "errorMessage",
+    "shouldEvaluateOnClient",
+    "urls",
+];
+
 fn patch_validation_rule(org: &mut Org, schema: &ObjectSchema, id: &str, body: &[u8]) -> Check<()> {
     let Some(index) = org.validation_rules.iter().position(|r| matches(&r.id, id)) else {
         return Err(ApiResponse::not_found());
     };
-    let body = parse_body(body, schema.name)?;
-    check_top_level(&body, schema)?;
     let rule = &org.validation_rules[index];
-    if rule.is_installed() {
-        return Err(managed("ValidationRule", &rule.id, "Active"));
-    }
-    check_full_name(&body, &rule.full_name())?;
-    let metadata = metadata_of(&body, schema.name)?;
-    check_keys(
-        metadata,
-        &[
-            "active",
-            "description",
-            "errorConditionFormula",
-            "errorDisplayField",
-            "errorMessage",
-            "shouldEvaluateOnClient",
-            "urls",
-        ],
-        "ValidationRule",
-    )?;
-    let active = boolean(metadata, "active")?;
-    let formula = string(metadata, "errorConditionFormula")?.filter(|s| !s.trim().is_empty());
-    let message = string(metadata, "errorMessage")?.filter(|s| !s.trim().is_empty());
-    let description = string(metadata, "description")?;
-    let display_field = string(metadata, "errorDisplayField")?;
-    let on_client = boolean(metadata, "shouldEvaluateOnClient")?;
+    let component = Target {
+        id: &rule.id,
+        full_name: rule.full_name(),
+        locked: rule.managed_lock(org.info.namespace.as_deref()),
+        managed_field: "Active",
+    };
+    let metadata = checked_metadata(body, schema, &component, VALIDATION_RULE_KEYS)?;
+    let active = boolean(&metadata, "active")?;
+    let formula = text(&metadata, "errorConditionFormula")?;
+    let message = text(&metadata, "errorMessage")?;
+    let description = string(&metadata, "description")?;
+    let display_field = string(&metadata, "errorDisplayField")?;
+    let on_client = boolean(&metadata, "shouldEvaluateOnClient")?;
     let (Some(active), Some(formula), Some(message)) = (active, formula.clone(), message.clone())
     else {
-        let mut missing = Vec::new();
-        if active.is_none() {
-            missing.push("active");
-        }
-        if formula.is_none() {
-            missing.push("errorConditionFormula");
-        }
-        if message.is_none() {
-            missing.push("errorMessage");
-        }
-        return Err(required_missing(&missing));
+        return Err(required_missing(&[
+            ("active", active.is_none()),
+            ("errorConditionFormula", formula.is_none()),
+            ("errorMessage", message.is_none()),
+        ]));
     };
     // PATCH replaces the metadata: optional fields that are not sent are cleared.
     org.validation_rules[index].metadata = ValidationRuleMetadata {
@@ -357,44 +382,37 @@ fn patch_validation_rule(org: &mut Org, schema: &ObjectSchema, id: &str, body: &
     Ok(())
 }
 
+const WORKFLOW_RULE_KEYS: &[&str] = &[
+    "actions",
+    "active",
+    "booleanFilter",
+    "criteriaItems",
+    "description",
+    "formula",
+    "triggerType",
+    "workflowTimeTriggers",
+    "urls",
+];
+
 fn patch_workflow_rule(org: &mut Org, schema: &ObjectSchema, id: &str, body: &[u8]) -> Check<()> {
     let Some(index) = org.workflow_rules.iter().position(|r| matches(&r.id, id)) else {
         return Err(ApiResponse::not_found());
     };
-    let body = parse_body(body, schema.name)?;
-    check_top_level(&body, schema)?;
     let rule = &org.workflow_rules[index];
-    if rule.is_installed() {
-        return Err(managed("WorkflowRule", &rule.id, "Active"));
-    }
-    check_full_name(&body, &rule.full_name())?;
-    let metadata = metadata_of(&body, schema.name)?;
-    check_keys(
-        metadata,
-        &[
-            "actions",
-            "active",
-            "booleanFilter",
-            "criteriaItems",
-            "description",
-            "formula",
-            "triggerType",
-            "workflowTimeTriggers",
-            "urls",
-        ],
-        "WorkflowRule",
-    )?;
-    let active = boolean(metadata, "active")?;
-    let trigger_type = string(metadata, "triggerType")?;
+    let component = Target {
+        id: &rule.id,
+        full_name: rule.full_name(),
+        locked: rule.managed_lock(org.info.namespace.as_deref()),
+        managed_field: "Active",
+    };
+    let metadata = checked_metadata(body, schema, &component, WORKFLOW_RULE_KEYS)?;
+    let active = boolean(&metadata, "active")?;
+    let trigger_type = string(&metadata, "triggerType")?;
     let (Some(active), Some(trigger_type)) = (active, trigger_type.clone()) else {
-        let mut missing = Vec::new();
-        if active.is_none() {
-            missing.push("active");
-        }
-        if trigger_type.is_none() {
-            missing.push("triggerType");
-        }
-        return Err(required_missing(&missing));
+        return Err(required_missing(&[
+            ("active", active.is_none()),
+            ("triggerType", trigger_type.is_none()),
+        ]));
     };
     if !WORKFLOW_TRIGGER_TYPES.contains(&trigger_type.as_str()) {
         return Err(ApiResponse::bad_request(
@@ -404,13 +422,13 @@ fn patch_workflow_rule(org: &mut Org, schema: &ObjectSchema, id: &str, body: &[u
     }
     let replacement = WorkflowRuleMetadata {
         active,
-        actions: array(metadata, "actions")?,
-        boolean_filter: string(metadata, "booleanFilter")?,
-        criteria_items: array(metadata, "criteriaItems")?,
-        description: string(metadata, "description")?,
-        formula: string(metadata, "formula")?,
+        actions: array(&metadata, "actions")?,
+        boolean_filter: string(&metadata, "booleanFilter")?,
+        criteria_items: array(&metadata, "criteriaItems")?,
+        description: string(&metadata, "description")?,
+        formula: string(&metadata, "formula")?,
         trigger_type,
-        workflow_time_triggers: array(metadata, "workflowTimeTriggers")?,
+        workflow_time_triggers: array(&metadata, "workflowTimeTriggers")?,
     };
     org.workflow_rules[index].metadata = replacement;
     Ok(())
@@ -437,8 +455,10 @@ fn patch_apex_trigger(org: &mut Org, id: &str) -> Check<()> {
     }
 }
 
-/// Flow versions are not writable in the sim (the reference documents activation through
-/// FlowDefinition only).
+/// Flow versions are not writable in the sim. [INFERRED] The reference notes that Salesforce
+/// recommends activating through the `Flow` object since API 44.0 (§3.1) but gives no wire
+/// format for it, so the sim refuses rather than guess one; FlowDefinition
+/// `Metadata.activeVersionNumber` is the documented path.
 fn patch_flow(org: &mut Org, id: &str) -> Check<()> {
     if !org
         .flows

@@ -99,6 +99,7 @@ fn mint(
         return oauth_error("invalid_client_id", "client identifier invalid");
     }
     if client_secret.as_deref() != Some(state.client_secret.as_str()) {
+        // [INFERRED] 400: reports disagree (400 or 401, Appendix C); clients handle both.
         return oauth_error("invalid_client", "invalid client credentials");
     }
     if state.auth == AuthMode::NoRunAsUser {

@@ -43,7 +43,9 @@ async fn token_in_form_and_basic_auth() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers["content-type"], "application/json;charset=UTF-8");
+    // §1.3: the OAuth endpoint answers `application/json` with `Cache-Control: no-store`.
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(headers["cache-control"], "no-store");
     let snapshot = handle.snapshot();
     let org_id = snapshot["org"]["id"].as_str().unwrap();
     let user_id = snapshot["org"]["run_as_user_id"].as_str().unwrap();
@@ -121,6 +123,8 @@ async fn every_token_error() {
                   description: &str| {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(headers["cache-control"], "no-store");
+        assert_eq!(headers["content-type"], "application/json");
+        assert!(!headers.contains_key("sforce-limit-info"));
         assert!(body.is_object(), "{body}");
         assert_eq!(body["error"], error);
         assert_eq!(body["error_description"], description);
@@ -361,6 +365,11 @@ async fn versions_and_unknown_versions() {
         body[1],
         json!({"label": "Spring '26", "url": "/services/data/v66.0", "version": "66.0"})
     );
+    // Every answer under /services/data is a Salesforce answer, even a wrong method.
+    let posted = org.send(Method::POST, "/services/data", None).await;
+    assert_eq!(posted.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(posted.error_code(), "METHOD_NOT_ALLOWED");
+    assert!(posted.headers.contains_key("sforce-limit-info"));
     let old = org.get("/services/data/v58.0/limits").await;
     assert_eq!(old.status, StatusCode::NOT_FOUND);
     assert_eq!(old.error_code(), "NOT_FOUND");

@@ -113,6 +113,9 @@ async fn request_level_refusals() {
         .composite(json!({"compositeRequest": (0..25).map(get).collect::<Vec<_>>()}))
         .await;
     assert_eq!(ok.status, StatusCode::OK);
+    let empty = org.composite(json!({"compositeRequest": []})).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert_eq!(empty.error_code(), "INVALID_INPUT");
     let bad_reference = org
         .composite(
             json!({"compositeRequest": [sub("GET", sobject("FlowDefinition", &flow), "_x", None)]}),

@@ -239,3 +239,44 @@ async fn faults_over_the_inspection_endpoint() {
     let body: Value = unknown.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("dorp_rate"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_refused_patch_is_counted_alike() {
+    let org = Org::mixed().await;
+    org.handle.set_faults(Faults {
+        latency: Duration::from_millis(500),
+        ..Faults::default()
+    });
+    let first = org.flow_id("Account_After_Save");
+    let second = org.flow_id("Contact_After_Save");
+    let first_url = format!("{V}/tooling/sobjects/FlowDefinition/{first}");
+    let second_url = format!("{V}/tooling/sobjects/FlowDefinition/{second}");
+    let body = json!({"Metadata": {"activeVersionNumber": 0}});
+    let composite = json!({"compositeRequest": [
+        {"method": "PATCH", "url": second_url.clone(), "referenceId": "a", "body": body.clone()},
+        {"method": "PATCH", "url": second_url.clone(), "referenceId": "b", "body": body.clone()},
+    ]});
+    org.handle.reset_counters();
+    let (holder, top_level, in_composite) = tokio::join!(
+        org.patch(&first_url, body.clone()),
+        async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            org.patch(&second_url, body.clone()).await
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            org.composite(composite.clone()).await
+        }
+    );
+    assert_eq!(holder.status, StatusCode::NO_CONTENT);
+    assert_eq!(top_level.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(in_composite.status, StatusCode::OK);
+    let counters = org.handle.counters();
+    // One PATCH went through, three were refused: one top-level, two composite items.
+    // Refusals are faults, like transient errors: they do not reach `sobject_patch`.
+    assert_eq!(counters["sobject_patch"], 1);
+    assert_eq!(counters["admin_conflicts"], 3);
+    assert_eq!(counters["faults_injected"], 3);
+    assert_eq!(counters["composite_subrequest"], 2);
+    assert_eq!(counters["api_requests"], 3);
+}

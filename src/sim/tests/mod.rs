@@ -5,6 +5,7 @@ mod auth;
 mod composite;
 mod faults;
 mod query;
+mod robustness;
 mod scenarios;
 mod sobjects;
 

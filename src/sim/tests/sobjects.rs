@@ -60,6 +60,14 @@ async fn get_returns_all_fields_or_the_listed_ones() {
         .unwrap();
     let object_type = values.iter().find(|v| v["name"] == "ObjectType").unwrap();
     assert_eq!(object_type["value"]["stringValue"], "Account");
+    // The other members of the value are there, and null.
+    assert_eq!(object_type["value"]["booleanValue"], Value::Null);
+    assert!(
+        object_type["value"]
+            .as_object()
+            .unwrap()
+            .contains_key("elementReference")
+    );
     let record_flow = org.flow("Account_After_Save")["versions"][1]["id"]
         .as_str()
         .unwrap()
@@ -476,4 +484,74 @@ async fn apex_trigger_patch_is_always_refused() {
         production.handle.snapshot()["triggers"][0]["status"],
         "Active"
     );
+}
+
+#[tokio::test]
+async fn managed_components_are_locked_unless_editable_or_the_orgs_own() {
+    let org = Org::start(scenario(
+        r#"
+[org]
+namespace = "acme"
+
+[[flows]]
+name = "Deprecated_Flow"
+process_type = "AutoLaunchedFlow"
+trigger_type = "RecordAfterSave"
+object = "Account"
+namespace = "other"
+manageable_state = "deprecated"
+versions = ["Active"]
+
+[[flows]]
+name = "Editable_Flow"
+process_type = "AutoLaunchedFlow"
+trigger_type = "RecordAfterSave"
+object = "Account"
+namespace = "other"
+manageable_state = "installedEditable"
+versions = ["Active"]
+
+[[flows]]
+name = "Own_Flow"
+process_type = "AutoLaunchedFlow"
+trigger_type = "RecordAfterSave"
+object = "Account"
+namespace = "acme"
+manageable_state = "released"
+versions = ["Active"]
+
+[[workflow_rules]]
+object = "Account"
+name = "Own Rule"
+active = true
+namespace = "acme"
+"#,
+    ))
+    .await;
+    let off = json!({"Metadata": {"activeVersionNumber": 0}});
+    let deprecated = org.flow_id("other__Deprecated_Flow");
+    let refused = org
+        .patch(&path("FlowDefinition", &deprecated), off.clone())
+        .await;
+    assert_eq!(refused.error_code(), "CANNOT_MODIFY_MANAGED_OBJECT");
+    assert_eq!(
+        refused.message(),
+        format!(
+            "Cannot modify managed object: entity=FlowDefinition, component={deprecated}, field=ActiveVersionNumber, state=deprecated"
+        )
+    );
+    for name in ["other__Editable_Flow", "acme__Own_Flow"] {
+        let answer = org
+            .patch(&path("FlowDefinition", &org.flow_id(name)), off.clone())
+            .await;
+        assert_eq!(answer.status, StatusCode::NO_CONTENT, "{name}");
+    }
+    let rule = org.id_of("workflow_rules", "full_name", "Account.acme__Own Rule");
+    let answer = org
+        .patch(
+            &path("WorkflowRule", &rule),
+            json!({"Metadata": {"active": false, "triggerType": "onAllChanges"}}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT);
 }
