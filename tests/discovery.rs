@@ -94,7 +94,11 @@ fn flows_only() -> Scope {
 
 #[tokio::test]
 async fn a_flow_activated_between_the_two_reads_is_numbered_from_the_version_the_view_names() {
-    let mock = racing_org(json!(4), json!({"Id": "301XX0000000003AAA", "VersionNumber": 3})).await;
+    let mock = racing_org(
+        json!(4),
+        json!({"Id": "301XX0000000003AAA", "VersionNumber": 3}),
+    )
+    .await;
     let client = client(settings("race", &mock.url, "key", "secret"));
     let discovery = discover(&client, &flows_only()).await.expect("discovery");
     let flow = &discovery.components[0];
@@ -113,12 +117,20 @@ async fn a_flow_activated_between_the_two_reads_is_numbered_from_the_version_the
         .filter(|r| r.path.ends_with("/tooling/composite"))
         .collect();
     assert_eq!(reads.len(), 1);
-    assert!(reads[0].body.contains("Flow/301XX0000000003AAA"), "{}", reads[0].body);
+    assert!(
+        reads[0].body.contains("Flow/301XX0000000003AAA"),
+        "{}",
+        reads[0].body
+    );
 }
 
 #[tokio::test]
 async fn a_version_number_that_is_not_whole_fails_discovery_instead_of_being_guessed() {
-    let mock = racing_org(json!(4), json!({"Id": "301XX0000000003AAA", "VersionNumber": 3.5})).await;
+    let mock = racing_org(
+        json!(4),
+        json!({"Id": "301XX0000000003AAA", "VersionNumber": 3.5}),
+    )
+    .await;
     let client = client(settings("race", &mock.url, "key", "secret"));
     let error = discover(&client, &flows_only())
         .await

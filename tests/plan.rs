@@ -175,9 +175,9 @@ async fn a_plan_costs_a_fixed_number_of_calls_and_writes_nothing() {
         .expect("discovery");
     assert!(!discovery.components.is_empty());
     // Organization, FlowDefinitionView, FlowDefinition versions, ValidationRule, WorkflowRule,
-    // EntityDefinition (custom-object ids), ApexTrigger, one composite of workflow-rule
-    // metadata and one of Process Builder metadata: never one call per component.
-    assert_eq!(client.api_calls(), 9, "counters: {:?}", sim.counters());
+    // ApexTrigger, one composite of workflow-rule metadata and one of Process Builder
+    // metadata: never one call per component.
+    assert_eq!(client.api_calls(), 8, "counters: {:?}", sim.counters());
     assert_eq!(sim.snapshot(), before, "discovery must be read-only");
     sim.shutdown().await;
 }

@@ -223,7 +223,7 @@ async fn number_active_versions(
         let number = records
             .found
             .get(&version_id)
-            .map(|record| VersionRef::deserialize(record))
+            .map(VersionRef::deserialize)
             .transpose()
             .map_err(|error| SfError::Decode {
                 org: client.org().to_owned(),

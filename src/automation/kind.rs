@@ -7,6 +7,13 @@ use serde::{Deserialize, Serialize};
 
 /// One kind of Salesforce automation. The snake_case names are the ones used in the
 /// configuration (`kinds = [...]`, `exclude = ["flow:..."]`) and in every JSON output.
+///
+/// ```
+/// use pauseplay::automation::Kind;
+///
+/// assert_eq!("validation_rule".parse::<Kind>(), Ok(Kind::ValidationRule));
+/// assert_eq!(Kind::ProcessBuilder.to_string(), "process_builder");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {

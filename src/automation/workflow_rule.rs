@@ -1,8 +1,13 @@
 //! Workflow rules. Their active flag lives only in `Metadata`, which Salesforce returns one
 //! record at a time, so discovery lists them, decides every rule it can without the flag, and
-//! reads `Metadata` (in composite batches of 25) only for the rules still in the running.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! reads `FullName` and `Metadata` (in composite batches of 25) only for the rules still in
+//! the running.
+//!
+//! The list gives a rule's object as `TableEnumOrId`: the API name for standard objects, an
+//! id for custom ones. Rather than map those ids through `EntityDefinition` (whose id format
+//! and filter support are not documented well enough to rely on), a rule on a custom object is
+//! named from its `FullName` (`Object.Rule`), read in the same call as its `Metadata`, and
+//! only then matched against `objects` and `exclude`.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -21,17 +26,14 @@ struct WorkflowRuleRow {
     namespace_prefix: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct EntityDefinitionRow {
-    durable_id: String,
-    qualified_api_name: String,
-}
-
 const QUERY: &str = "SELECT Id, Name, TableEnumOrId, NamespacePrefix FROM WorkflowRule";
 
-/// Ids per `IN (...)` list when mapping custom-object ids, well below SOQL's length limit.
-const IDS_PER_QUERY: usize = 200;
+/// A rule whose decision waits for its `FullName` and `Metadata`.
+#[derive(Debug)]
+struct Unread {
+    index: usize,
+    managed: bool,
+}
 
 pub async fn discover(
     client: &OrgClient,
@@ -42,104 +44,121 @@ pub async fn discover(
         return Ok(Vec::new());
     }
     let rows: Vec<WorkflowRuleRow> = client.tooling_query(QUERY).await?;
-    let objects = object_names(client, &rows).await?;
 
-    let mut components: Vec<Component> = rows
-        .into_iter()
-        .map(|row| {
-            let object = row
-                .table_enum_or_id
-                .as_ref()
-                .map(|table| objects.get(table).cloned().unwrap_or_else(|| table.clone()));
-            let rule = namespaced(row.namespace_prefix.as_deref(), &row.name);
-            let api_name = match &object {
-                Some(object) => format!("{object}.{rule}"),
-                None => rule,
-            };
-            let decision = scope.decide(Candidate {
+    let mut components = Vec::with_capacity(rows.len());
+    let mut unread = Vec::new();
+    for row in rows {
+        // WorkflowRule has no ManageableState: a foreign namespace is managed.
+        let managed = is_managed(
+            row.namespace_prefix.as_deref(),
+            None,
+            org.namespace.as_deref(),
+        );
+        let rule = namespaced(row.namespace_prefix.as_deref(), &row.name);
+        let object = row.table_enum_or_id.filter(|table| is_object_name(table));
+        let api_name = match &object {
+            Some(object) => format!("{object}.{rule}"),
+            None => rule,
+        };
+        let decision = match &object {
+            Some(object) => scope.decide(Candidate {
                 kind: Kind::WorkflowRule,
                 api_name: &api_name,
-                object: object.as_deref(),
-                // WorkflowRule has no ManageableState: a foreign namespace is managed.
-                managed: is_managed(
-                    row.namespace_prefix.as_deref(),
-                    None,
-                    org.namespace.as_deref(),
-                ),
+                object: Some(object),
+                managed,
                 active: None,
+            }),
+            // Named and placed once its FullName is read; only the managed rule can be
+            // applied before that.
+            None if managed && !scope.include_managed => Decision::Skip(SkipReason::ManagedPackage),
+            None => Decision::Pause,
+        };
+        if decision == Decision::Pause {
+            unread.push(Unread {
+                index: components.len(),
+                managed,
             });
-            Component {
-                kind: Kind::WorkflowRule,
-                id: row.id,
-                api_name,
-                object,
-                namespace: row.namespace_prefix,
-                state: ObservedState::Rule { active: None },
-                decision,
-            }
-        })
-        .collect();
-
-    let to_read: Vec<String> = components
-        .iter()
-        .filter(|component| component.will_pause())
-        .map(|component| component.id.clone())
-        .collect();
-    if to_read.is_empty() {
-        return Ok(components);
-    }
-    let records = read_records(client, "WorkflowRule", &to_read, &["Id", "Metadata"]).await?;
-    let gone: BTreeSet<&String> = records.gone.iter().collect();
-    for component in &mut components {
-        if let Some(record) = records.found.get(&component.id) {
-            let active = metadata_active(record).ok_or_else(|| SfError::Decode {
-                org: client.org().to_owned(),
-                path: format!("tooling/sobjects/WorkflowRule/{}", component.id),
-                expected: "Metadata.active as a boolean".to_owned(),
-                detail: format!("workflow rule {} has no active flag", component.api_name),
-            })?;
-            component.state = ObservedState::Rule {
-                active: Some(active),
-            };
-            if !active {
-                component.decision = Decision::Skip(SkipReason::AlreadyInactive);
-            }
         }
+        components.push(Component {
+            kind: Kind::WorkflowRule,
+            id: row.id,
+            api_name,
+            object,
+            namespace: row.namespace_prefix,
+            state: ObservedState::Rule { active: None },
+            decision,
+        });
     }
-    // A rule deleted between the list and the read no longer exists to be paused.
-    components.retain(|component| !gone.contains(&component.id));
+    read_and_decide(client, scope, &mut components, &unread).await?;
     Ok(components)
 }
 
-/// `TableEnumOrId` holds the API name for standard objects and a `01I…` id for custom ones;
-/// map those ids to API names through `EntityDefinition`.
-async fn object_names(
+/// Reads `FullName` and `Metadata` of the rules in `unread` and decides them with their full
+/// name, object and active flag. Rules deleted since the list was read are dropped.
+async fn read_and_decide(
     client: &OrgClient,
-    rows: &[WorkflowRuleRow],
-) -> Result<BTreeMap<String, String>, SfError> {
-    let ids: BTreeSet<&str> = rows
+    scope: &Scope,
+    components: &mut Vec<Component>,
+    unread: &[Unread],
+) -> Result<(), SfError> {
+    let ids: Vec<String> = unread
         .iter()
-        .filter_map(|row| row.table_enum_or_id.as_deref())
-        .filter(|table| table.starts_with("01I"))
+        .map(|rule| components[rule.index].id.clone())
         .collect();
-    let ids: Vec<&str> = ids.into_iter().collect();
-    let mut names = BTreeMap::new();
-    for chunk in ids.chunks(IDS_PER_QUERY) {
-        let list = chunk
-            .iter()
-            .map(|id| format!("'{id}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let query = format!(
-            "SELECT DurableId, QualifiedApiName FROM EntityDefinition WHERE DurableId IN ({list})"
-        );
-        let rows: Vec<EntityDefinitionRow> = client.tooling_query(&query).await?;
-        names.extend(
-            rows.into_iter()
-                .map(|row| (row.durable_id, row.qualified_api_name)),
-        );
+    let records = read_records(
+        client,
+        "WorkflowRule",
+        &ids,
+        &["Id", "FullName", "Metadata"],
+    )
+    .await?;
+    for rule in unread {
+        let component = &mut components[rule.index];
+        let Some(record) = records.found.get(&component.id) else {
+            continue;
+        };
+        let unexpected = |expected: &str| SfError::Decode {
+            org: client.org().to_owned(),
+            path: format!("/tooling/sobjects/WorkflowRule/{}", component.id),
+            expected: expected.to_owned(),
+            detail: format!("workflow rule {} ({})", component.api_name, component.id),
+        };
+        let active =
+            metadata_active(record).ok_or_else(|| unexpected("Metadata.active as a boolean"))?;
+        let full_name = record
+            .get("FullName")
+            .and_then(Value::as_str)
+            .filter(|name| name.contains('.'))
+            .ok_or_else(|| unexpected("FullName of the form Object.Rule"))?;
+        component.api_name = full_name.to_owned();
+        component.object = full_name
+            .split_once('.')
+            .map(|(object, _)| object.to_owned());
+        component.state = ObservedState::Rule {
+            active: Some(active),
+        };
+        component.decision = scope.decide(Candidate {
+            kind: Kind::WorkflowRule,
+            api_name: &component.api_name,
+            object: component.object.as_deref(),
+            managed: rule.managed,
+            active: Some(active),
+        });
     }
-    Ok(names)
+    let gone = &records.gone;
+    components.retain(|component| !gone.contains(&component.id));
+    Ok(())
+}
+
+/// Whether `TableEnumOrId` holds an object's API name rather than a custom object's id (15 or
+/// 18 letters and digits, with digits in it; custom object names contain `__`). Should a name
+/// ever be taken for an id, the rule is only read before it is decided, which costs a share of
+/// a composite call and changes no decision.
+fn is_object_name(table: &str) -> bool {
+    let looks_like_id = matches!(table.len(), 15 | 18)
+        && table.chars().all(|c| c.is_ascii_alphanumeric())
+        && table.chars().any(|c| c.is_ascii_digit());
+    !looks_like_id
 }
 
 fn metadata_active(record: &Value) -> Option<bool> {
@@ -162,5 +181,15 @@ mod tests {
             Some(false)
         );
         assert_eq!(metadata_active(&json!({"Active": true})), None);
+    }
+
+    #[test]
+    fn custom_object_ids_are_told_from_object_names() {
+        assert!(is_object_name("Account"));
+        assert!(is_object_name("Invoice__c"));
+        assert!(is_object_name("OpportunityLineItem"));
+        assert!(is_object_name("ServiceAppointment"));
+        assert!(!is_object_name("01IXX0000000001AAA"));
+        assert!(!is_object_name("01IXX0000000001"));
     }
 }

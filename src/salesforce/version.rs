@@ -5,6 +5,14 @@ use std::str::FromStr;
 
 /// A Salesforce API version such as `66.0`. Salesforce has only ever released `NN.0`
 /// versions, so the major number is the whole identity.
+///
+/// ```
+/// use pauseplay::salesforce::ApiVersion;
+///
+/// let version: ApiVersion = "66.0".parse().unwrap();
+/// assert_eq!(version.path_segment(), "v66.0");
+/// assert!("66".parse::<ApiVersion>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ApiVersion(u16);
 
