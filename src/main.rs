@@ -90,6 +90,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
+            // What part of the work succeeded is still the command's output.
+            if let CommandError::Incomplete { output, .. } = &error {
+                println!("{}", output.trim_end());
+            }
             eprintln!("pauseplay: {}", format_error(&error));
             ExitCode::from(error.exit_code())
         }
@@ -121,7 +125,7 @@ async fn run(cli: Cli) -> Result<String, CommandError> {
 /// cause) is never cut off.
 fn format_error(error: &CommandError) -> String {
     match error {
-        CommandError::Failed(error) => {
+        CommandError::Failed(error) | CommandError::Incomplete { error, .. } => {
             let mut text = error.to_string();
             for cause in error.chain().skip(1) {
                 text.push_str("\n  caused by: ");

@@ -8,8 +8,8 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use std::path::PathBuf;
 
-use common::{mixed_scenario, run_cli, start_sim, write_config};
-use pauseplay::sim::SimHandle;
+use common::{mixed_scenario, run_cli, run_cli_with_env, start_sim, write_config};
+use pauseplay::sim::{AuthMode, SimHandle};
 use tempfile::TempDir;
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -148,6 +148,36 @@ async fn plan_follows_the_orgs_scope_settings_in_the_config() {
         ]
     );
     assert_eq!(org["summary"]["skip_reasons"]["excluded"], 1);
+    cli.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn plan_shows_the_orgs_that_worked_when_another_fails() {
+    let mut refusing = mixed_scenario();
+    refusing.org.auth = AuthMode::WrongDomain;
+    let broken = start_sim(refusing).await;
+    let extra = format!(
+        "\n[orgs.broken]\nurl = \"{}\"\nclient_id = \"{}\"\nclient_secret_env = \"BROKEN_SECRET\"\n",
+        broken.base_url(),
+        broken.client_id()
+    );
+    let cli = SimCli::start_with("").await;
+    let mut config = fs::read_to_string(&cli.config).expect("read config");
+    config.push_str(&extra);
+    fs::write(&cli.config, config).expect("write config");
+
+    let mut all = args(&["--config", cli.config.to_str().expect("utf-8 path"), "plan"]);
+    all.push("--json".to_owned());
+    let (code, stdout, stderr) = run_cli_with_env(all, &[("BROKEN_SECRET", "s3cret")]).await;
+
+    assert_eq!(code, 1, "stderr: {stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).expect("the good org's plan");
+    let orgs = plan["orgs"].as_array().expect("orgs");
+    assert_eq!(orgs.len(), 1);
+    assert_eq!(orgs[0]["org"], "sim");
+    assert!(stderr.contains("planning org `broken`"), "{stderr}");
+    assert!(stderr.contains("My Domain"), "{stderr}");
+    broken.shutdown().await;
     cli.sim.shutdown().await;
 }
 

@@ -33,6 +33,13 @@ pub enum CommandError {
     /// The operation ran and failed (exit 1).
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
+    /// Part of the operation succeeded: `output` is what it produced, `error` what failed
+    /// (exit 1).
+    #[error("{error}")]
+    Incomplete {
+        output: String,
+        error: anyhow::Error,
+    },
 }
 
 impl CommandError {
@@ -40,7 +47,7 @@ impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CommandError::Config(_) | CommandError::Usage(_) => 2,
-            CommandError::Failed(_) => 1,
+            CommandError::Failed(_) | CommandError::Incomplete { .. } => 1,
         }
     }
 }

@@ -2,15 +2,15 @@
 
 use std::path::Path;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, anyhow};
 use tokio::task::JoinSet;
 
 use super::{CommandError, client_for, load_config, select_orgs};
 use crate::automation::{Discovery, Scope, discover};
 use crate::plan::{OrgPlan, render_json, render_text};
-use crate::salesforce::ApiVersion;
 
-/// Discovers every selected org (concurrently: reads only) and renders the plan.
+/// Discovers every selected org (concurrently: reads only) and renders the plan. When some
+/// orgs fail, the plans of the others are still rendered and the failures reported.
 pub async fn plan(config_path: &Path, orgs: &[String], json: bool) -> Result<String, CommandError> {
     let config = load_config(config_path)?;
     let selected = select_orgs(&config, orgs)?;
@@ -20,33 +20,55 @@ pub async fn plan(config_path: &Path, orgs: &[String], json: bool) -> Result<Str
         let scope = Scope::from_org(org);
         tasks.spawn(async move { (index, discover(&client, &scope).await) });
     }
-    let mut results: Vec<(usize, Discovery)> = Vec::with_capacity(selected.len());
+    let mut discoveries: Vec<(usize, Discovery)> = Vec::with_capacity(selected.len());
+    let mut failures: Vec<(usize, anyhow::Error)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let (index, discovery) = joined.context("a discovery task stopped unexpectedly")?;
         let org = selected[index];
-        let discovery = discovery
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("planning org `{}` ({})", org.name, org.url))?;
-        results.push((index, discovery));
+        match discovery {
+            Ok(discovery) => discoveries.push((index, discovery)),
+            Err(error) => failures.push((
+                index,
+                anyhow::Error::from(error)
+                    .context(format!("planning org `{}` ({})", org.name, org.url)),
+            )),
+        }
     }
-    results.sort_by_key(|(index, _)| *index);
-    let plans: Vec<(String, ApiVersion, Discovery)> = results
-        .into_iter()
-        .map(|(index, discovery)| {
-            let org = selected[index];
-            (org.name.clone(), org.api_version, discovery)
-        })
-        .collect();
-    let plans: Vec<OrgPlan<'_>> = plans
+    discoveries.sort_by_key(|(index, _)| *index);
+    failures.sort_by_key(|(index, _)| *index);
+
+    let plans: Vec<OrgPlan<'_>> = discoveries
         .iter()
-        .map(|(org, api_version, discovery)| OrgPlan {
-            org,
-            api_version: *api_version,
+        .map(|(index, discovery)| OrgPlan {
+            org: &selected[*index].name,
+            api_version: selected[*index].api_version,
             discovery,
         })
         .collect();
-    if json {
-        return Ok(render_json(&plans));
+    let output = if json {
+        render_json(&plans)
+    } else {
+        plans.iter().map(render_text).collect::<Vec<_>>().join("\n")
+    };
+    let mut failures: Vec<anyhow::Error> = failures.into_iter().map(|(_, error)| error).collect();
+    let error = match failures.len() {
+        0 => return Ok(output),
+        1 => failures.remove(0),
+        count => {
+            let list = failures
+                .iter()
+                .map(|error| format!("  - {error:#}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            anyhow!(
+                "{count} of {} orgs could not be planned:\n{list}",
+                selected.len()
+            )
+        }
+    };
+    if plans.is_empty() {
+        Err(CommandError::Failed(error))
+    } else {
+        Err(CommandError::Incomplete { output, error })
     }
-    Ok(plans.iter().map(render_text).collect::<Vec<_>>().join("\n"))
 }

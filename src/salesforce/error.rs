@@ -153,19 +153,24 @@ fn auth_hint(error: &str, description: &str) -> &'static str {
     match error {
         "invalid_client_id" => {
             ": the consumer key (client_id) is not known to this org: check `client_id` and the \
-             External Client App's Consumer Key, and that login_url is the org's My Domain"
+             External Client App's Consumer Key, and that the org's `url` is its My Domain"
         }
         "invalid_client" => {
-            ": the consumer secret is wrong: check the client secret file or credential"
+            ": the consumer secret is wrong: check the org's client secret (its file, \
+             environment variable or credential) against the External Client App's Consumer \
+             Secret"
         }
         "invalid_grant" if description.contains("no client credentials user enabled") => {
-            ": set a Run As user in the app's client-credentials policy"
+            ": set a Run As user in the External Client App's client-credentials policy"
         }
         "invalid_grant" if description.contains("request not supported on this domain") => {
-            ": use the org's My Domain URL (https://<domain>.my.salesforce.com) as login_url, \
-             not login.salesforce.com or test.salesforce.com"
+            ": set the org's `url` to its My Domain URL (https://<domain>.my.salesforce.com, \
+             or https://<domain>--<sandbox>.sandbox.my.salesforce.com for a sandbox), not \
+             login.salesforce.com or test.salesforce.com"
         }
-        "unsupported_grant_type" => ": enable the client-credentials flow on the app",
+        "unsupported_grant_type" => {
+            ": enable the client-credentials flow on the External Client App (Flow Enablement)"
+        }
         _ => "",
     }
 }

@@ -89,9 +89,19 @@ pub fn write_config(dir: &Path, sim: &SimHandle, org_extra: &str) -> PathBuf {
 /// Runs the `pauseplay` binary with `args` off the async runtime, returning exit code, stdout
 /// and stderr.
 pub async fn run_cli(args: Vec<String>) -> (i32, String, String) {
+    run_cli_with_env(args, &[]).await
+}
+
+/// [`run_cli`] with extra environment variables.
+pub async fn run_cli_with_env(args: Vec<String>, env: &[(&str, &str)]) -> (i32, String, String) {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect();
     tokio::task::spawn_blocking(move || {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_pauseplay"))
             .args(&args)
+            .envs(env)
             .env_remove("PAUSEPLAY_CONFIG")
             .env("PAUSEPLAY_LOG", "warn")
             .output()
