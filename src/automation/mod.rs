@@ -13,6 +13,7 @@ mod kind;
 mod org;
 pub mod read;
 pub mod scope;
+pub mod switch;
 mod trigger;
 mod validation_rule;
 mod workflow_rule;
