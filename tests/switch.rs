@@ -193,7 +193,7 @@ async fn a_deleted_component_is_absent_from_the_read_and_another_version_is_visi
     })
     .expect("delete");
 
-    let current = read_current(&client, Kind::Flow, &[contact.id.clone()])
+    let current = read_current(&client, Kind::Flow, std::slice::from_ref(&contact.id))
         .await
         .expect("read");
     assert_eq!(
