@@ -17,6 +17,7 @@ const SQLITE_LOCKED: i64 = 6;
 const SQLITE_READONLY: i64 = 8;
 const SQLITE_CORRUPT: i64 = 11;
 const SQLITE_FULL: i64 = 13;
+const SQLITE_CANTOPEN: i64 = 14;
 const SQLITE_NOTADB: i64 = 26;
 
 /// What can go wrong in the store.
@@ -60,6 +61,12 @@ pub enum StoreError {
         path.display()
     )]
     ReadOnly { path: PathBuf, message: String },
+
+    #[error(
+        "SQLite cannot open the state database {} or the -wal and -shm files beside it ({message}); make the file and its directory readable and writable by the user the daemon runs as (SQLite creates those files in the directory)",
+        path.display()
+    )]
+    CantOpen { path: PathBuf, message: String },
 
     #[error(
         "the state database {} is locked by another process (waited {} s: {message}); is another pauseplay daemon using the same state_dir, or a `sqlite3` shell holding a transaction open? Stop it and try again",
@@ -177,7 +184,8 @@ impl StoreError {
             Some(SQLITE_READONLY | SQLITE_PERM) => StoreError::ReadOnly { path, message },
             Some(SQLITE_BUSY | SQLITE_LOCKED) => StoreError::Locked { path, message },
             Some(SQLITE_FULL) => StoreError::DiskFull { path, message },
-            // Everything else (CANTOPEN, IOERR, constraint failures, ...) keeps the full sqlx
+            Some(SQLITE_CANTOPEN) => StoreError::CantOpen { path, message },
+            // Everything else (IOERR, constraint failures, ...) keeps the full sqlx
             // error as its source, and `op` says what the store was doing.
             _ => StoreError::Database {
                 path,

@@ -44,6 +44,8 @@ mod history;
 mod holds;
 mod journal;
 mod rows;
+#[cfg(test)]
+mod tests;
 mod types;
 
 use std::fs::{DirBuilder, OpenOptions};
