@@ -12,6 +12,8 @@
 //! - [`automation`]: the five kinds of automation, their discovery queries and the
 //!   *will pause* / *skip* classification of every component.
 //! - [`plan`]: turns a discovery into the report that `pauseplay plan` prints.
+//! - [`store`]: the state database (holds, the write-ahead journal, history) in SQLite. The
+//!   only module that touches SQL.
 //! - [`sim`]: the simulated Salesforce org used by `pauseplay sim`, `pauseplay demo` and every
 //!   test. It is written from the wire-format reference, never from the client.
 //! - [`commands`]: the CLI's commands as functions returning an outcome.
@@ -26,3 +28,4 @@ pub mod demo;
 pub mod plan;
 pub mod salesforce;
 pub mod sim;
+pub mod store;

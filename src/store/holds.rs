@@ -1,0 +1,178 @@
+//! Holds: inserting, listing, releasing and expiring them. Rows are never deleted; a release
+//! sets `released_at` and `released_by`.
+
+use jiff::Timestamp;
+use sqlx::error::ErrorKind;
+
+use super::rows::{HoldRow, hold_columns, holds_from_rows, scope_to_json, to_ms};
+use super::{Actor, Hold, HoldId, HoldSource, NewHold, Store, StoreError};
+
+impl Store {
+    /// Inserts a hold and returns it as stored (timestamps at millisecond precision).
+    ///
+    /// A window hold for an (org, window, occurrence start) that already has a hold, released
+    /// or not, is refused with [`StoreError::DuplicateWindowHold`]: an occurrence is held at
+    /// most once, so one that ended or was ended early is never held again.
+    pub async fn insert_hold(&self, hold: &NewHold) -> Result<Hold, StoreError> {
+        let scope = scope_to_json(&self.path, &hold.scope)?;
+        let (source_name, occurrence_start_ms) = match &hold.source {
+            HoldSource::Manual => (None, None),
+            HoldSource::Window {
+                name,
+                occurrence_start,
+            } => (Some(name.as_str()), Some(to_ms(*occurrence_start))),
+            HoldSource::AdHoc { name } => (Some(name.as_str()), None),
+        };
+
+        let mut tx = self.begin_write("insert a hold").await?;
+        let row: HoldRow = sqlx::query_as(concat!(
+            "INSERT INTO holds (org, source, source_name, occurrence_start_ms, owner_uid, \
+             owner_name, reason, scope, created_at_ms, expires_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            hold_columns!()
+        ))
+        .bind(&hold.org)
+        .bind(hold.source.as_str())
+        .bind(source_name)
+        .bind(occurrence_start_ms)
+        .bind(hold.owner.uid.map(i64::from))
+        .bind(&hold.owner.name)
+        .bind(hold.reason.as_deref())
+        .bind(scope)
+        .bind(to_ms(hold.created_at))
+        .bind(to_ms(hold.expires_at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| match (&hold.source, &e) {
+            (
+                HoldSource::Window {
+                    name,
+                    occurrence_start,
+                },
+                sqlx::Error::Database(db),
+            ) if db.kind() == ErrorKind::UniqueViolation => StoreError::DuplicateWindowHold {
+                path: self.path.to_path_buf(),
+                org: hold.org.clone(),
+                window: name.clone(),
+                occurrence_start: *occurrence_start,
+            },
+            _ => self.error("insert a hold", e),
+        })?;
+        self.commit(tx, "insert a hold").await?;
+        row.into_hold(&self.path)
+    }
+
+    /// One hold by id, released or not.
+    pub async fn hold(&self, id: HoldId) -> Result<Option<Hold>, StoreError> {
+        let row: Option<HoldRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            hold_columns!(),
+            " FROM holds WHERE id = ?"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| self.error("read a hold", e))?;
+        row.map(|row| row.into_hold(&self.path)).transpose()
+    }
+
+    /// The holds in force at `now`: not released and `expires_at > now` (a hold expiring
+    /// exactly at `now` is no longer in force). Ordered by id.
+    pub async fn active_holds(&self, now: Timestamp) -> Result<Vec<Hold>, StoreError> {
+        let rows: Vec<HoldRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            hold_columns!(),
+            " FROM holds WHERE released_at_ms IS NULL AND expires_at_ms > ? ORDER BY id"
+        ))
+        .bind(to_ms(now))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| self.error("list the active holds", e))?;
+        holds_from_rows(&self.path, rows)
+    }
+
+    /// Releases one hold, recording `by.name` and `now`. `None` if there is no such hold or it
+    /// was already released. A hold past its expiry that [`Store::expire_holds`] has not yet
+    /// marked is released like any other.
+    pub async fn release_hold(
+        &self,
+        id: HoldId,
+        by: &Actor,
+        now: Timestamp,
+    ) -> Result<Option<Hold>, StoreError> {
+        let mut tx = self.begin_write("release a hold").await?;
+        let row: Option<HoldRow> = sqlx::query_as(concat!(
+            "UPDATE holds SET released_at_ms = ?, released_by = ? \
+             WHERE id = ? AND released_at_ms IS NULL RETURNING ",
+            hold_columns!()
+        ))
+        .bind(to_ms(now))
+        .bind(&by.name)
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| self.error("release a hold", e))?;
+        self.commit(tx, "release a hold").await?;
+        row.map(|row| row.into_hold(&self.path)).transpose()
+    }
+
+    /// Releases every manual hold of `org` that is in force at `now` (what `pauseplay resume`
+    /// does by default). Window and ad hoc holds are left alone, and so are manual holds
+    /// already past their expiry: [`Store::expire_holds`] marks those as expired, which is what
+    /// happened to them. Returns the released holds by id.
+    pub async fn release_manual_holds(
+        &self,
+        org: &str,
+        by: &Actor,
+        now: Timestamp,
+    ) -> Result<Vec<Hold>, StoreError> {
+        let mut tx = self.begin_write("release manual holds").await?;
+        let rows: Vec<HoldRow> = sqlx::query_as(concat!(
+            "UPDATE holds SET released_at_ms = ?1, released_by = ?2 \
+             WHERE org = ?3 AND source = 'manual' AND released_at_ms IS NULL \
+             AND expires_at_ms > ?1 RETURNING ",
+            hold_columns!()
+        ))
+        .bind(to_ms(now))
+        .bind(&by.name)
+        .bind(org)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.error("release manual holds", e))?;
+        self.commit(tx, "release manual holds").await?;
+        holds_from_rows(&self.path, rows)
+    }
+
+    /// Marks every unreleased hold with `expires_at <= now` as released at its expiry, by
+    /// `"expired"`, and returns them by id. Idempotent: a second call finds nothing.
+    pub async fn expire_holds(&self, now: Timestamp) -> Result<Vec<Hold>, StoreError> {
+        let mut tx = self.begin_write("expire holds").await?;
+        let rows: Vec<HoldRow> = sqlx::query_as(concat!(
+            "UPDATE holds SET released_at_ms = expires_at_ms, released_by = 'expired' \
+             WHERE released_at_ms IS NULL AND expires_at_ms <= ? RETURNING ",
+            hold_columns!()
+        ))
+        .bind(to_ms(now))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.error("expire holds", e))?;
+        self.commit(tx, "expire holds").await?;
+        holds_from_rows(&self.path, rows)
+    }
+
+    /// The newest `limit` holds, released or not, newest (highest id) first.
+    pub async fn recent_holds(&self, limit: u32) -> Result<Vec<Hold>, StoreError> {
+        let rows: Vec<HoldRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            hold_columns!(),
+            " FROM holds ORDER BY id DESC LIMIT ?"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| self.error("list recent holds", e))?;
+        rows.into_iter()
+            .map(|row| row.into_hold(&self.path))
+            .collect()
+    }
+}

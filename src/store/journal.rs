@@ -1,0 +1,207 @@
+//! The write-ahead journal: one row per (org, kind, Salesforce id).
+//!
+//! The engine commits a row here before it changes anything in the org, and commits each step
+//! change after verifying it. The one rule this module enforces itself is promise 3: a prior
+//! state that has not been given back to the org (step pausing, paused or restoring) is never
+//! replaced, because replacing it with the org's current, paused state would turn the restore
+//! into a no-op.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use sqlx::{Sqlite, Transaction};
+
+use super::rows::{JournalRow, journal_columns, to_ms};
+use super::{ComponentKey, JournalEntry, NewJournalEntry, Step, StepUpdate, Store, StoreError};
+
+impl Store {
+    /// Every journal row of `org`, ordered by kind, API name, then id.
+    pub async fn journal(&self, org: &str) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows: Vec<JournalRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            journal_columns!(),
+            " FROM journal WHERE org = ? ORDER BY kind, api_name, sf_id"
+        ))
+        .bind(org)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| self.error("read the journal", e))?;
+        rows.into_iter()
+            .map(|row| row.into_entry(&self.path))
+            .collect()
+    }
+
+    /// The journal row of one component, if it has one.
+    pub async fn journal_entry(
+        &self,
+        key: &ComponentKey,
+    ) -> Result<Option<JournalEntry>, StoreError> {
+        let row: Option<JournalRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            journal_columns!(),
+            " FROM journal WHERE org = ? AND kind = ? AND sf_id = ?"
+        ))
+        .bind(&key.org)
+        .bind(key.kind.as_str())
+        .bind(&key.sf_id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| self.error("read a journal entry", e))?;
+        row.map(|row| row.into_entry(&self.path)).transpose()
+    }
+
+    /// The write-ahead step of a pause. In one `BEGIN IMMEDIATE` transaction, writes every
+    /// entry with step `pausing`, 0 attempts and no error or conflict, replacing rows whose
+    /// step is `restored`, `conflict` or `failed`.
+    ///
+    /// A row whose step is `pausing`, `paused` or `restoring` still holds a prior state the org
+    /// has not got back; it is never overwritten. Such a row (or the same component twice in
+    /// `entries`) fails the whole batch with [`StoreError::JournalConflict`] naming the first
+    /// one, and nothing of the batch is written.
+    pub async fn record_pausing(
+        &self,
+        entries: &[NewJournalEntry],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "journal components as pausing";
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write(OP).await?;
+        for entry in entries {
+            // The guard is part of the statement (the upsert's WHERE), so the rule holds
+            // whatever the caller read before: no separate check-then-write.
+            let result = sqlx::query(
+                "INSERT INTO journal (org, kind, sf_id, api_name, object, prior_state, \
+                 set_state, step, attempts, last_error, conflict, updated_at_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, 'pausing', 0, NULL, NULL, ?) \
+                 ON CONFLICT (org, kind, sf_id) DO UPDATE SET \
+                 api_name = excluded.api_name, object = excluded.object, \
+                 prior_state = excluded.prior_state, set_state = excluded.set_state, \
+                 step = 'pausing', attempts = 0, last_error = NULL, conflict = NULL, \
+                 updated_at_ms = excluded.updated_at_ms \
+                 WHERE journal.step IN ('restored', 'conflict', 'failed')",
+            )
+            .bind(&entry.key.org)
+            .bind(entry.key.kind.as_str())
+            .bind(&entry.key.sf_id)
+            .bind(&entry.api_name)
+            .bind(entry.object.as_deref())
+            .bind(entry.prior_state.to_string())
+            .bind(entry.set_state.to_string())
+            .bind(to_ms(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.error(OP, e))?;
+
+            if result.rows_affected() == 0 {
+                let step = current_step(&mut tx, &entry.key)
+                    .await
+                    .map_err(|e| self.error(OP, e))?;
+                self.rollback(tx, OP).await;
+                return Err(match step {
+                    Some(step) => match step.parse::<Step>() {
+                        Ok(step) => StoreError::JournalConflict {
+                            path: self.path.to_path_buf(),
+                            key: entry.key.clone(),
+                            api_name: entry.api_name.clone(),
+                            step,
+                        },
+                        Err(e) => StoreError::InvalidRow {
+                            path: self.path.to_path_buf(),
+                            what: format!("journal row for {}: {e}", entry.key),
+                        },
+                    },
+                    // Not reachable: an upsert that wrote nothing found a row. Reported rather
+                    // than assumed.
+                    None => StoreError::InvalidRow {
+                        path: self.path.to_path_buf(),
+                        what: format!(
+                            "journal row for {} was neither written nor found",
+                            entry.key
+                        ),
+                    },
+                });
+            }
+        }
+        self.commit(tx, OP).await
+    }
+
+    /// Applies step changes in one `BEGIN IMMEDIATE` transaction. Each update sets the step,
+    /// `last_error` and `conflict` (replacing what was there), adds one to `attempts` when
+    /// `count_attempt`, and sets the update time. A key with no journal row fails the whole
+    /// batch with [`StoreError::UnknownJournalEntry`]; nothing of it is written.
+    ///
+    /// The store does not judge transitions (that is the engine's job); it only refuses to
+    /// lose a prior state, which [`Store::record_pausing`] guards.
+    pub async fn update_steps(
+        &self,
+        updates: &[StepUpdate],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "update journal steps";
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write(OP).await?;
+        for update in updates {
+            let result = sqlx::query(
+                "UPDATE journal SET step = ?, last_error = ?, conflict = ?, \
+                 attempts = attempts + ?, updated_at_ms = ? \
+                 WHERE org = ? AND kind = ? AND sf_id = ?",
+            )
+            .bind(update.step.as_str())
+            .bind(update.last_error.as_deref())
+            .bind(update.conflict.as_deref())
+            .bind(i64::from(update.count_attempt))
+            .bind(to_ms(now))
+            .bind(&update.key.org)
+            .bind(update.key.kind.as_str())
+            .bind(&update.key.sf_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.error(OP, e))?;
+            if result.rows_affected() == 0 {
+                self.rollback(tx, OP).await;
+                return Err(StoreError::UnknownJournalEntry {
+                    path: self.path.to_path_buf(),
+                    key: update.key.clone(),
+                });
+            }
+        }
+        self.commit(tx, OP).await
+    }
+
+    /// How many journal rows each org has in each step (steps with no rows are absent).
+    pub async fn step_counts(&self) -> Result<BTreeMap<String, BTreeMap<Step, u64>>, StoreError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT org, step, COUNT(*) FROM journal GROUP BY org, step ORDER BY org, step",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| self.error("count journal steps", e))?;
+        let mut counts: BTreeMap<String, BTreeMap<Step, u64>> = BTreeMap::new();
+        for (org, step, count) in rows {
+            let step: Step = step.parse().map_err(|e| StoreError::InvalidRow {
+                path: self.path.to_path_buf(),
+                what: format!("journal of org `{org}`: {e}"),
+            })?;
+            // COUNT(*) is never negative.
+            let count = u64::try_from(count).unwrap_or_default();
+            counts.entry(org).or_default().insert(step, count);
+        }
+        Ok(counts)
+    }
+}
+
+async fn current_step(
+    tx: &mut Transaction<'static, Sqlite>,
+    key: &ComponentKey,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT step FROM journal WHERE org = ? AND kind = ? AND sf_id = ?")
+        .bind(&key.org)
+        .bind(key.kind.as_str())
+        .bind(&key.sf_id)
+        .fetch_optional(&mut **tx)
+        .await
+}
