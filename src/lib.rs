@@ -25,6 +25,7 @@ pub mod automation;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod engine;
 pub mod plan;
 pub mod salesforce;
 pub mod sim;

@@ -1,0 +1,754 @@
+//! The pause/restore engine for one org: it brings the org to the state its active holds
+//! call for, through the write-ahead journal in the store.
+//!
+//! [`OrgEngine::converge`] is level-triggered: it reads the active holds and the journal,
+//! decides what each component should be (paused while at least one hold covers it, as it was
+//! otherwise), reads the remote state of every component it has to act on, and acts. It is
+//! safe to call at any time and any number of times, after a crash included: a journal row
+//! left in `Pausing` or `Restoring` is settled from the remote state, never from a guess.
+//!
+//! Per component, with P the state recorded before the pause and S the state the pause sets:
+//!
+//! | step      | remote is S                          | remote is P                          | anything else |
+//! |-----------|--------------------------------------|--------------------------------------|---------------|
+//! | Pausing   | Paused (then restored if uncovered)  | write S if covered, else Restored     | Conflict      |
+//! | Paused    | nothing if covered, else restore     | Conflict (changed back meanwhile)     | Conflict      |
+//! | Restoring | write P (again)                      | Restored                              | Conflict      |
+//!
+//! A restore writes P only where the remote state is still S (compare-and-set); a rule is
+//! written back with the `Metadata` just read, so an edit made during the window survives.
+//! Writes to one org are serialised by the engine's lock; different orgs run in parallel.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::Value;
+use tracing::{debug, info, warn};
+
+use crate::automation::switch::{Activation, Current, Target, read_current, write};
+use crate::automation::{Component, Kind, Scope, discover};
+use crate::salesforce::{OrgClient, SfError};
+use crate::store::{
+    ComponentKey, Hold, HoldId, JournalEntry, NewJournalEntry, Step, StepUpdate, Store, StoreError,
+};
+
+/// Kinds this engine switches. Apex triggers need a Metadata API deploy and are left alone.
+const SWITCHED_KINDS: [Kind; 4] = [
+    Kind::Flow,
+    Kind::ProcessBuilder,
+    Kind::ValidationRule,
+    Kind::WorkflowRule,
+];
+
+/// The shortest and longest wait before a failed write of a component is tried again. The
+/// daemon converges on a tick; a row is skipped until its wait has passed.
+const RETRY_MIN: Duration = Duration::from_secs(30);
+const RETRY_MAX: Duration = Duration::from_secs(30 * 60);
+
+/// Why a converge stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Salesforce refused further calls for today; work on this org stops until it has calls
+    /// again. Every component left mid-way is in the journal and is finished later.
+    #[error("org `{org}` has no API calls left today; pausing and restoring resume once it has")]
+    LimitExceeded {
+        org: String,
+        #[source]
+        source: SfError,
+    },
+    /// A call that the whole converge depends on (the hold's discovery, a batch read) failed.
+    #[error("org `{org}`: {what}")]
+    Salesforce {
+        org: String,
+        what: String,
+        #[source]
+        source: SfError,
+    },
+}
+
+/// A component that could not be brought to its desired state, or that someone else changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub kind: Kind,
+    pub id: String,
+    pub api_name: String,
+    pub message: String,
+}
+
+/// What one converge did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Components switched off by this converge.
+    pub paused: u64,
+    /// Components switched back on by this converge.
+    pub restored: u64,
+    /// Components already where they should be.
+    pub unchanged: u64,
+    /// Components the plan skipped (inactive, managed, excluded, out of scope, triggers).
+    pub skipped: u64,
+    /// Writes that failed; restores among them are retried on later converges.
+    pub failed: Vec<Issue>,
+    /// Components someone else changed while they were paused; left alone.
+    pub conflicts: Vec<Issue>,
+}
+
+impl Outcome {
+    pub fn is_clean(&self) -> bool {
+        self.failed.is_empty() && self.conflicts.is_empty()
+    }
+}
+
+/// Progress of a converge, for the control socket and the CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub org: String,
+    pub phase: Phase,
+    pub done: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Discovering,
+    Pausing,
+    Restoring,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Discovering => "discovering",
+            Phase::Pausing => "pausing",
+            Phase::Restoring => "restoring",
+        }
+    }
+}
+
+/// The engine of one org.
+#[derive(Debug)]
+pub struct OrgEngine {
+    org: String,
+    client: OrgClient,
+    scope: Scope,
+    store: Store,
+    /// Serialises converges (and so writes) for this org: Salesforce answers concurrent admin
+    /// writes with "admin operation already in progress".
+    lock: tokio::sync::Mutex<()>,
+    /// Holds whose components have been discovered and paused since this process started. A
+    /// hold not in here triggers a discovery; after a restart every hold is discovered once.
+    applied: Mutex<BTreeSet<HoldId>>,
+}
+
+/// Where a component should be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Desired {
+    Paused,
+    Restored,
+}
+
+impl OrgEngine {
+    pub fn new(org: String, client: OrgClient, scope: Scope, store: Store) -> OrgEngine {
+        OrgEngine {
+            org,
+            client,
+            scope,
+            store,
+            lock: tokio::sync::Mutex::new(()),
+            applied: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    pub fn org(&self) -> &str {
+        &self.org
+    }
+
+    pub fn client(&self) -> &OrgClient {
+        &self.client
+    }
+
+    /// Brings the org to the state its active holds call for (see the module docs).
+    pub async fn converge(
+        &self,
+        now: Timestamp,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<Outcome, EngineError> {
+        let _writes = self.lock.lock().await;
+        let holds: Vec<Hold> = self
+            .store
+            .active_holds(now)
+            .await?
+            .into_iter()
+            .filter(|hold| hold.org == self.org)
+            .collect();
+        let journal: BTreeMap<(Kind, String), JournalEntry> = self
+            .store
+            .journal(&self.org)
+            .await?
+            .into_iter()
+            .map(|entry| ((entry.key.kind, entry.key.sf_id.clone()), entry))
+            .collect();
+        let mut outcome = Outcome::default();
+
+        let new_holds: Vec<HoldId> = {
+            let applied = self.applied_holds();
+            holds
+                .iter()
+                .map(|h| h.id)
+                .filter(|id| !applied.contains(id))
+                .collect()
+        };
+        if !new_holds.is_empty() {
+            progress(self.progress(Phase::Discovering, 0, 0));
+            let candidates = self.candidates(&holds, &journal, &mut outcome).await?;
+            self.pause_new(candidates, now, progress, &mut outcome)
+                .await?;
+            self.mark_applied(&new_holds);
+        }
+        self.settle_journal(&holds, now, progress, &mut outcome)
+            .await?;
+        info!(
+            org = %self.org,
+            paused = outcome.paused,
+            restored = outcome.restored,
+            failed = outcome.failed.len(),
+            conflicts = outcome.conflicts.len(),
+            "converged"
+        );
+        Ok(outcome)
+    }
+
+    fn applied_holds(&self) -> BTreeSet<HoldId> {
+        self.applied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn mark_applied(&self, holds: &[HoldId]) {
+        self.applied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(holds.iter().copied());
+    }
+
+    fn progress(&self, phase: Phase, done: u64, total: u64) -> Progress {
+        Progress {
+            org: self.org.clone(),
+            phase,
+            done,
+            total,
+        }
+    }
+
+    fn salesforce_error(&self, what: &str, source: SfError) -> EngineError {
+        if matches!(source, SfError::RequestLimitExceeded { .. }) {
+            return EngineError::LimitExceeded {
+                org: self.org.clone(),
+                source,
+            };
+        }
+        EngineError::Salesforce {
+            org: self.org.clone(),
+            what: what.to_owned(),
+            source,
+        }
+    }
+
+    /// The components the holds call to pause that the journal does not already have in hand.
+    async fn candidates(
+        &self,
+        holds: &[Hold],
+        journal: &BTreeMap<(Kind, String), JournalEntry>,
+        outcome: &mut Outcome,
+    ) -> Result<Vec<Component>, EngineError> {
+        let discovery = discover(&self.client, &self.scope)
+            .await
+            .map_err(|error| self.salesforce_error("discovery failed", error.source))?;
+        let mut candidates = Vec::new();
+        for component in discovery.components {
+            let switchable = SWITCHED_KINDS.contains(&component.kind);
+            let covered = holds
+                .iter()
+                .any(|hold| covers(hold, component.kind, component.object.as_deref()));
+            if !covered {
+                continue;
+            }
+            let in_hand = journal
+                .get(&(component.kind, component.id.clone()))
+                .is_some_and(|entry| is_live(entry.step));
+            if in_hand {
+                continue;
+            }
+            if component.will_pause() && switchable {
+                candidates.push(component);
+            } else {
+                outcome.skipped += 1;
+            }
+        }
+        Ok(candidates)
+    }
+
+    /// Journals and pauses components not paused yet: read the current state, record it as
+    /// the prior state (one transaction for the batch), then write and verify.
+    async fn pause_new(
+        &self,
+        candidates: Vec<Component>,
+        now: Timestamp,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+        outcome: &mut Outcome,
+    ) -> Result<(), EngineError> {
+        let total = candidates.len() as u64;
+        let mut done = 0;
+        for kind in SWITCHED_KINDS {
+            let batch: Vec<&Component> = candidates.iter().filter(|c| c.kind == kind).collect();
+            if batch.is_empty() {
+                continue;
+            }
+            let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
+            let current = read_current(&self.client, kind, &ids)
+                .await
+                .map_err(|error| self.salesforce_error("reading states to pause failed", error))?;
+            let Some(paused) = Activation::paused(kind) else {
+                continue;
+            };
+            // Only components still active right now are journaled: one deactivated (or
+            // deleted) since discovery has nothing to pause and nothing to restore.
+            let entries: Vec<NewJournalEntry> = batch
+                .iter()
+                .filter_map(|component| {
+                    let state = current.get(&component.id)?;
+                    if state.activation == paused {
+                        return None;
+                    }
+                    Some(NewJournalEntry {
+                        key: self.key(kind, &component.id),
+                        api_name: component.api_name.clone(),
+                        object: component.object.clone(),
+                        prior_state: to_json(state.activation),
+                        set_state: to_json(paused),
+                    })
+                })
+                .collect();
+            outcome.unchanged += (batch.len() - entries.len()) as u64;
+            if entries.is_empty() {
+                continue;
+            }
+            // Write-ahead: the prior states are durable before anything changes remotely.
+            self.store.record_pausing(&entries, now).await?;
+            let targets: Vec<Named<'_>> = entries
+                .iter()
+                .filter_map(|entry| {
+                    Some(Named {
+                        target: Target {
+                            id: &entry.key.sf_id,
+                            to: paused,
+                            current: current.get(&entry.key.sf_id)?,
+                        },
+                        api_name: &entry.api_name,
+                    })
+                })
+                .collect();
+            let settled = self
+                .write_and_verify(kind, &targets, Step::Paused, now, outcome)
+                .await?;
+            outcome.paused += settled;
+            done += batch.len() as u64;
+            progress(self.progress(Phase::Pausing, done, total));
+        }
+        Ok(())
+    }
+
+    /// Settles every live journal row against the holds: finishes interrupted steps and
+    /// restores what no hold covers any more.
+    async fn settle_journal(
+        &self,
+        holds: &[Hold],
+        now: Timestamp,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+        outcome: &mut Outcome,
+    ) -> Result<(), EngineError> {
+        // Read afresh: the pause just made may have settled or added rows.
+        let journal = self.store.journal(&self.org).await?;
+        let mut work: Vec<(JournalEntry, Desired)> = Vec::new();
+        for entry in journal {
+            if !is_live(entry.step) || !SWITCHED_KINDS.contains(&entry.key.kind) {
+                continue;
+            }
+            let desired = if holds
+                .iter()
+                .any(|hold| covers(hold, entry.key.kind, entry.object.as_deref()))
+            {
+                Desired::Paused
+            } else {
+                Desired::Restored
+            };
+            // A confirmed pause that is still wanted needs no call at all.
+            if entry.step == Step::Paused && desired == Desired::Paused {
+                continue;
+            }
+            if !due(&entry, now) {
+                continue;
+            }
+            work.push((entry, desired));
+        }
+        let total = work.len() as u64;
+        let mut done = 0;
+        for kind in SWITCHED_KINDS {
+            let rows: Vec<&(JournalEntry, Desired)> = work
+                .iter()
+                .filter(|(entry, _)| entry.key.kind == kind)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            self.settle_kind(kind, &rows, now, outcome).await?;
+            done += rows.len() as u64;
+            progress(self.progress(Phase::Restoring, done, total));
+        }
+        Ok(())
+    }
+
+    async fn settle_kind(
+        &self,
+        kind: Kind,
+        rows: &[&(JournalEntry, Desired)],
+        now: Timestamp,
+        outcome: &mut Outcome,
+    ) -> Result<(), EngineError> {
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|(entry, _)| entry.key.sf_id.clone())
+            .collect();
+        let current = read_current(&self.client, kind, &ids)
+            .await
+            .map_err(|error| self.salesforce_error("reading paused states failed", error))?;
+        let mut updates = Vec::new();
+        let mut to_pause: Vec<(&JournalEntry, Activation)> = Vec::new();
+        let mut to_restore: Vec<(&JournalEntry, Activation)> = Vec::new();
+        for (entry, desired) in rows {
+            let (prior, set) = match (from_json(&entry.prior_state), from_json(&entry.set_state)) {
+                (Some(prior), Some(set)) => (prior, set),
+                _ => {
+                    let message = "the journal row's states cannot be read; leaving the \
+                                   component alone"
+                        .to_owned();
+                    outcome.failed.push(self.issue(entry, &message));
+                    updates.push(self.update(entry, Step::Failed, Some(message), None));
+                    continue;
+                }
+            };
+            let remote = current.get(&entry.key.sf_id).map(|c| c.activation);
+            match (remote, entry.step, desired) {
+                (None, _, _) => {
+                    let message = "deleted while paused; nothing to restore".to_owned();
+                    outcome.conflicts.push(self.issue(entry, &message));
+                    updates.push(self.update(entry, Step::Conflict, None, Some(message)));
+                }
+                // Still as the pause set it.
+                (Some(state), step, Desired::Paused) if state == set => {
+                    if step == Step::Pausing {
+                        outcome.paused += 1;
+                    }
+                    updates.push(self.update(entry, Step::Paused, None, None));
+                }
+                (Some(state), _, Desired::Restored) if state == set => {
+                    to_restore.push((entry, prior));
+                }
+                // As it was before the pause: either never switched, or already restored.
+                (Some(state), Step::Pausing | Step::Restoring, Desired::Paused)
+                    if state == prior =>
+                {
+                    to_pause.push((entry, set));
+                }
+                (Some(state), Step::Pausing, Desired::Restored) if state == prior => {
+                    outcome.unchanged += 1;
+                    updates.push(self.update(entry, Step::Restored, None, None));
+                }
+                (Some(state), Step::Restoring, Desired::Restored) if state == prior => {
+                    outcome.restored += 1;
+                    updates.push(self.update(entry, Step::Restored, None, None));
+                }
+                // Confirmed paused, and now neither paused nor what it was: someone changed it.
+                (Some(state), _, _) => {
+                    let message = changed_message(prior, state);
+                    outcome.conflicts.push(self.issue(entry, &message));
+                    updates.push(self.update(entry, Step::Conflict, None, Some(message)));
+                }
+            }
+        }
+        // Write-ahead for restores: the intent is durable before the write.
+        updates.extend(
+            to_restore
+                .iter()
+                .filter(|(entry, _)| entry.step != Step::Restoring)
+                .map(|(entry, _)| self.update(entry, Step::Restoring, None, None)),
+        );
+        if !updates.is_empty() {
+            self.store.update_steps(&updates, now).await?;
+        }
+        let pause_targets = targets(&to_pause, &current);
+        outcome.paused += self
+            .write_and_verify(kind, &pause_targets, Step::Paused, now, outcome)
+            .await?;
+        let restore_targets = targets(&to_restore, &current);
+        outcome.restored += self
+            .write_and_verify(kind, &restore_targets, Step::Restored, now, outcome)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes every target, verifies it, and records the result: `settled` for the ones
+    /// confirmed, the Salesforce message for the others. Returns how many were confirmed.
+    async fn write_and_verify(
+        &self,
+        kind: Kind,
+        targets: &[Named<'_>],
+        settled: Step,
+        now: Timestamp,
+        outcome: &mut Outcome,
+    ) -> Result<u64, EngineError> {
+        let names: BTreeMap<&str, &str> = targets
+            .iter()
+            .map(|named| (named.target.id, named.api_name))
+            .collect();
+        let targets: Vec<Target<'_>> = targets.iter().map(|named| named.target.clone()).collect();
+        let targets = targets.as_slice();
+        if targets.is_empty() {
+            return Ok(0);
+        }
+        let written = match write(&self.client, kind, targets).await {
+            Ok(written) => written,
+            Err(error) if matches!(error, SfError::RequestLimitExceeded { .. }) => {
+                return Err(self.salesforce_error("writing failed", error));
+            }
+            Err(error) => {
+                // The batch's fate is unknown: record it on every row, which stays in its
+                // step and is settled from the remote state on the next converge.
+                let message = error.to_string();
+                let updates: Vec<StepUpdate> = targets
+                    .iter()
+                    .map(|target| StepUpdate {
+                        key: self.key(kind, target.id),
+                        step: in_flight(settled),
+                        last_error: Some(message.clone()),
+                        conflict: None,
+                        count_attempt: true,
+                    })
+                    .collect();
+                self.store.update_steps(&updates, now).await?;
+                warn!(org = %self.org, %kind, count = targets.len(), error = %error, "a batch write failed");
+                return Ok(0);
+            }
+        };
+        // Flows are read back: a 204 on the definition does not show which version is active.
+        // A rule's PATCH replaces its metadata, so its 204 is the confirmation.
+        let confirmed: BTreeMap<String, Current> =
+            if matches!(kind, Kind::Flow | Kind::ProcessBuilder) {
+                let ids: Vec<String> = targets.iter().map(|t| t.id.to_owned()).collect();
+                read_current(&self.client, kind, &ids)
+                    .await
+                    .map_err(|error| self.salesforce_error("reading back flows failed", error))?
+            } else {
+                BTreeMap::new()
+            };
+        let mut updates = Vec::new();
+        let mut count = 0;
+        for target in targets {
+            let key = self.key(kind, target.id);
+            let result = written.get(target.id).cloned().unwrap_or_else(|| {
+                Err(SfError::Config {
+                    org: self.org.clone(),
+                    message: "no answer for this component in the batch".to_owned(),
+                })
+            });
+            let verified = match (&result, confirmed.get(target.id)) {
+                (Ok(()), Some(read_back)) if read_back.activation != target.to => Err(format!(
+                    "Salesforce accepted the change but the flow reads back as {}",
+                    describe(read_back.activation)
+                )),
+                (Ok(()), _) => Ok(()),
+                (Err(error), _) => Err(error.to_string()),
+            };
+            match verified {
+                Ok(()) => {
+                    count += 1;
+                    updates.push(StepUpdate {
+                        key,
+                        step: settled,
+                        last_error: None,
+                        conflict: None,
+                        count_attempt: true,
+                    });
+                }
+                Err(message) => {
+                    let permanent = result.as_ref().err().is_some_and(|e| !e.is_transient());
+                    // A pause the org refuses for good is given up (the component stays as it
+                    // was); a restore is never given up.
+                    let step = if permanent && settled == Step::Paused {
+                        Step::Failed
+                    } else {
+                        in_flight(settled)
+                    };
+                    debug!(org = %self.org, %kind, id = target.id, %message, "write not confirmed");
+                    outcome.failed.push(Issue {
+                        kind,
+                        id: target.id.to_owned(),
+                        api_name: names.get(target.id).copied().unwrap_or_default().to_owned(),
+                        message: message.clone(),
+                    });
+                    updates.push(StepUpdate {
+                        key,
+                        step,
+                        last_error: Some(message),
+                        conflict: None,
+                        count_attempt: true,
+                    });
+                }
+            }
+        }
+        self.store.update_steps(&updates, now).await?;
+        Ok(count)
+    }
+
+    fn key(&self, kind: Kind, id: &str) -> ComponentKey {
+        ComponentKey {
+            org: self.org.clone(),
+            kind,
+            sf_id: id.to_owned(),
+        }
+    }
+
+    fn issue(&self, entry: &JournalEntry, message: &str) -> Issue {
+        Issue {
+            kind: entry.key.kind,
+            id: entry.key.sf_id.clone(),
+            api_name: entry.api_name.clone(),
+            message: message.to_owned(),
+        }
+    }
+
+    /// A step change decided from the remote state (no write attempted).
+    fn update(
+        &self,
+        entry: &JournalEntry,
+        step: Step,
+        last_error: Option<String>,
+        conflict: Option<String>,
+    ) -> StepUpdate {
+        StepUpdate {
+            key: entry.key.clone(),
+            step,
+            last_error,
+            conflict,
+            count_attempt: false,
+        }
+    }
+}
+
+/// Whether `hold` covers a component of `kind` on `object`: the hold's own narrowing (the
+/// org's scope was applied by discovery).
+pub fn covers(hold: &Hold, kind: Kind, object: Option<&str>) -> bool {
+    let kind_ok = hold
+        .scope
+        .kinds
+        .as_ref()
+        .is_none_or(|kinds| kinds.contains(&kind));
+    let object_ok = hold.scope.objects.as_ref().is_none_or(|objects| {
+        object.is_some_and(|object| objects.iter().any(|o| o.eq_ignore_ascii_case(object)))
+    });
+    kind_ok && object_ok
+}
+
+/// Rows the engine still has to bring somewhere.
+fn is_live(step: Step) -> bool {
+    matches!(step, Step::Pausing | Step::Paused | Step::Restoring)
+}
+
+/// The step a row stays in while its write is not confirmed.
+fn in_flight(settled: Step) -> Step {
+    if settled == Step::Paused {
+        Step::Pausing
+    } else {
+        Step::Restoring
+    }
+}
+
+/// Whether a row that failed before may be tried again: exponential backoff from
+/// [`RETRY_MIN`] to [`RETRY_MAX`] on its attempts, measured from its last update.
+fn due(entry: &JournalEntry, now: Timestamp) -> bool {
+    if entry.last_error.is_none() || entry.attempts == 0 {
+        return true;
+    }
+    let exponent = entry.attempts.saturating_sub(1).min(16);
+    let wait = RETRY_MIN.saturating_mul(1u32 << exponent).min(RETRY_MAX);
+    let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+    now.as_millisecond() >= entry.updated_at.as_millisecond().saturating_add(wait_ms)
+}
+
+/// A write target with the component's name, for reports.
+#[derive(Debug, Clone)]
+struct Named<'a> {
+    target: Target<'a>,
+    api_name: &'a str,
+}
+
+fn targets<'a>(
+    rows: &'a [(&'a JournalEntry, Activation)],
+    current: &'a BTreeMap<String, Current>,
+) -> Vec<Named<'a>> {
+    rows.iter()
+        .filter_map(|(entry, to)| {
+            Some(Named {
+                target: Target {
+                    id: &entry.key.sf_id,
+                    to: *to,
+                    current: current.get(&entry.key.sf_id)?,
+                },
+                api_name: &entry.api_name,
+            })
+        })
+        .collect()
+}
+
+fn to_json(activation: Activation) -> Value {
+    serde_json::to_value(activation).unwrap_or(Value::Null)
+}
+
+fn from_json(value: &Value) -> Option<Activation> {
+    serde_json::from_value(value.clone()).ok()
+}
+
+fn describe(activation: Activation) -> String {
+    match activation {
+        Activation::Flow {
+            active_version: Some(version),
+        } => format!("version {version} active"),
+        Activation::Flow {
+            active_version: None,
+        } => "no version active".to_owned(),
+        Activation::Rule { active: true } => "active".to_owned(),
+        Activation::Rule { active: false } => "inactive".to_owned(),
+    }
+}
+
+fn changed_message(prior: Activation, now: Activation) -> String {
+    match (prior, now) {
+        (
+            Activation::Flow { .. },
+            Activation::Flow {
+                active_version: Some(version),
+            },
+        ) => format!(
+            "version {version} was activated while paused (was {}); left as it is",
+            describe(prior)
+        ),
+        (_, state) if state == prior => {
+            "switched back on by someone while paused; left as it is".to_owned()
+        }
+        (_, state) => format!("changed to {} while paused; left as it is", describe(state)),
+    }
+}

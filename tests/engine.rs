@@ -1,0 +1,501 @@
+//! The pause/restore engine against the simulated org and a real store: exact restore,
+//! overlapping holds, drift during a pause, interrupted steps, faults, expiry and two orgs.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use pauseplay::automation::{Kind, Scope};
+use pauseplay::engine::{OrgEngine, Outcome, Progress};
+use pauseplay::sim::{AdminAction, ComponentKind, Faults, Scenario, SimHandle};
+use pauseplay::store::{
+    Actor, ComponentKey, HoldScope, HoldSource, NewHold, NewJournalEntry, Step, Store,
+};
+use serde_json::{Value, json};
+
+use common::{client, mixed_scenario, repo_path, settings, start_sim};
+
+fn now() -> Timestamp {
+    // A fixed clock: the engine takes time as a parameter.
+    Timestamp::from_second(1_795_000_000).expect("valid timestamp")
+}
+
+fn later(minutes: i64) -> Timestamp {
+    now()
+        .checked_add(SignedDuration::from_mins(minutes))
+        .expect("in range")
+}
+
+/// Every kind but triggers, which this engine does not switch.
+fn switched_scope() -> Scope {
+    Scope::new(
+        [
+            Kind::Flow,
+            Kind::ProcessBuilder,
+            Kind::ValidationRule,
+            Kind::WorkflowRule,
+        ]
+        .into_iter()
+        .collect::<BTreeSet<_>>(),
+        None,
+        Vec::new(),
+        false,
+    )
+}
+
+async fn engine_for(org: &str, sim: &SimHandle, store: &Store) -> OrgEngine {
+    let mut settings = settings(org, &sim.base_url(), sim.client_id(), sim.client_secret());
+    settings.request_timeout = Duration::from_secs(10);
+    OrgEngine::new(
+        org.to_owned(),
+        client(settings),
+        switched_scope(),
+        store.clone(),
+    )
+}
+
+async fn store(dir: &Path) -> Store {
+    Store::open(dir).await.expect("open the store")
+}
+
+fn operator() -> Actor {
+    Actor {
+        uid: Some(1000),
+        name: "oncall".to_owned(),
+    }
+}
+
+async fn manual_hold(
+    store: &Store,
+    org: &str,
+    scope: HoldScope,
+    minutes: i64,
+) -> pauseplay::store::Hold {
+    store
+        .insert_hold(&NewHold {
+            org: org.to_owned(),
+            source: HoldSource::Manual,
+            owner: operator(),
+            reason: Some("test".to_owned()),
+            scope,
+            created_at: now(),
+            expires_at: later(minutes),
+        })
+        .await
+        .expect("insert hold")
+}
+
+fn whole_org() -> HoldScope {
+    HoldScope {
+        kinds: None,
+        objects: None,
+    }
+}
+
+async fn converge(engine: &OrgEngine, at: Timestamp) -> Outcome {
+    engine
+        .converge(at, &|_: Progress| {})
+        .await
+        .expect("converge")
+}
+
+/// The true state of the components the engine switches (triggers left out).
+fn switched_state(sim: &SimHandle) -> Value {
+    let snapshot = sim.snapshot();
+    json!({
+        "flows": snapshot["flows"],
+        "validation_rules": snapshot["validation_rules"],
+        "workflow_rules": snapshot["workflow_rules"],
+    })
+}
+
+fn flow<'a>(snapshot: &'a Value, name: &str) -> &'a Value {
+    snapshot["flows"]
+        .as_array()
+        .and_then(|flows| flows.iter().find(|f| f["name"] == name))
+        .unwrap_or_else(|| panic!("flow {name}"))
+}
+
+#[tokio::test]
+async fn a_pause_and_its_release_leave_the_org_exactly_as_it_was() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let engine = engine_for("mixed", &sim, &store).await;
+    let before = sim.snapshot();
+
+    let hold = manual_hold(&store, "mixed", whole_org(), 60).await;
+    let paused = converge(&engine, now()).await;
+    assert_eq!(
+        paused.paused, 16,
+        "6 flows, 2 process builders, 5 + 3 rules: {paused:?}"
+    );
+    assert!(paused.is_clean(), "{paused:?}");
+    let during = sim.snapshot();
+    assert_eq!(
+        flow(&during, "Contact_After_Save")["active_version"],
+        Value::Null
+    );
+    assert_eq!(
+        during["triggers"], before["triggers"],
+        "triggers are not switched"
+    );
+
+    // Converging again with nothing changed makes no call.
+    let calls = engine.client().api_calls();
+    let again = converge(&engine, later(1)).await;
+    assert_eq!((again.paused, again.restored), (0, 0));
+    assert_eq!(engine.client().api_calls(), calls);
+
+    store
+        .release_hold(hold.id, &operator(), later(2))
+        .await
+        .expect("release")
+        .expect("was active");
+    let restored = converge(&engine, later(2)).await;
+    assert_eq!(restored.restored, 16, "{restored:?}");
+    assert!(restored.is_clean(), "{restored:?}");
+    assert_eq!(sim.snapshot(), before, "exact restore");
+    assert_eq!(
+        flow(&sim.snapshot(), "Contact_After_Save")["active_version"],
+        2
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn overlapping_holds_restore_only_when_the_last_is_released() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let engine = engine_for("mixed", &sim, &store).await;
+    let before = switched_state(&sim);
+
+    let first = manual_hold(&store, "mixed", whole_org(), 60).await;
+    converge(&engine, now()).await;
+    let second = manual_hold(&store, "mixed", whole_org(), 120).await;
+    let outcome = converge(&engine, later(1)).await;
+    assert_eq!(outcome.paused, 0, "already paused by the first hold");
+    let paused_state = switched_state(&sim);
+
+    store
+        .release_hold(first.id, &operator(), later(2))
+        .await
+        .expect("release");
+    let outcome = converge(&engine, later(2)).await;
+    assert_eq!(outcome.restored, 0);
+    assert_eq!(
+        switched_state(&sim),
+        paused_state,
+        "still held by the second hold"
+    );
+
+    store
+        .release_hold(second.id, &operator(), later(3))
+        .await
+        .expect("release");
+    converge(&engine, later(3)).await;
+    assert_eq!(switched_state(&sim), before);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_hold_narrowed_to_an_object_touches_nothing_else() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let engine = engine_for("mixed", &sim, &store).await;
+    let before = sim.snapshot();
+
+    let scope = HoldScope {
+        kinds: Some([Kind::Flow].into_iter().collect()),
+        objects: Some(["Contact".to_owned()].into_iter().collect()),
+    };
+    let hold = manual_hold(&store, "mixed", scope, 60).await;
+    let outcome = converge(&engine, now()).await;
+    assert_eq!(outcome.paused, 2, "Contact's two flows: {outcome:?}");
+    let during = sim.snapshot();
+    assert_eq!(
+        flow(&during, "Account_After_Save"),
+        flow(&before, "Account_After_Save")
+    );
+    assert_eq!(during["validation_rules"], before["validation_rules"]);
+
+    store
+        .release_hold(hold.id, &operator(), later(1))
+        .await
+        .expect("release");
+    converge(&engine, later(1)).await;
+    assert_eq!(sim.snapshot(), before);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn changes_made_during_the_pause_stand_and_are_reported_as_conflicts() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let engine = engine_for("mixed", &sim, &store).await;
+
+    let hold = manual_hold(&store, "mixed", whole_org(), 60).await;
+    converge(&engine, now()).await;
+
+    // An admin works during the window.
+    sim.admin(AdminAction::ActivateFlowVersion {
+        flow: "Contact_After_Save".to_owned(),
+        version: 3,
+    })
+    .expect("activate v3");
+    sim.admin(AdminAction::EditValidationRule {
+        full_name: "Account.Require_Phone".to_owned(),
+        formula: Some("ISBLANK(Phone) && ISBLANK(Fax)".to_owned()),
+        message: None,
+        description: None,
+    })
+    .expect("edit the rule");
+    sim.admin(AdminAction::Delete {
+        kind: ComponentKind::WorkflowRule,
+        name: "Contact.Update_Mailing_Flag".to_owned(),
+    })
+    .expect("delete the rule");
+
+    store
+        .release_hold(hold.id, &operator(), later(1))
+        .await
+        .expect("release");
+    let outcome = converge(&engine, later(1)).await;
+
+    let conflicts: BTreeSet<&str> = outcome
+        .conflicts
+        .iter()
+        .map(|c| c.api_name.as_str())
+        .collect();
+    assert_eq!(
+        conflicts,
+        ["Contact_After_Save", "Contact.Update_Mailing_Flag"]
+            .into_iter()
+            .collect(),
+        "{outcome:?}"
+    );
+    let after = sim.snapshot();
+    assert_eq!(
+        flow(&after, "Contact_After_Save")["active_version"],
+        3,
+        "the admin's version stands"
+    );
+    let rule = after["validation_rules"]
+        .as_array()
+        .and_then(|rules| {
+            rules
+                .iter()
+                .find(|r| r["full_name"] == "Account.Require_Phone")
+        })
+        .expect("rule");
+    assert_eq!(rule["active"], true, "the edited rule is active again");
+    assert_eq!(
+        rule["metadata"]["errorConditionFormula"],
+        "ISBLANK(Phone) && ISBLANK(Fax)"
+    );
+
+    let journal = store.journal("mixed").await.expect("journal");
+    let conflicted = journal.iter().filter(|e| e.step == Step::Conflict).count();
+    assert_eq!(conflicted, 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn rows_left_mid_step_by_a_crash_are_settled_from_the_remote_state() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let before = sim.snapshot();
+    let contact_flow = {
+        let client = client(settings(
+            "mixed",
+            &sim.base_url(),
+            sim.client_id(),
+            sim.client_secret(),
+        ));
+        let discovery = pauseplay::automation::discover(&client, &switched_scope())
+            .await
+            .expect("discovery");
+        discovery
+            .components
+            .into_iter()
+            .find(|c| c.api_name == "Contact_After_Save")
+            .expect("flow")
+    };
+    // A crash right after the journal write, before any remote change.
+    store
+        .record_pausing(
+            &[NewJournalEntry {
+                key: ComponentKey {
+                    org: "mixed".to_owned(),
+                    kind: Kind::Flow,
+                    sf_id: contact_flow.id.clone(),
+                },
+                api_name: contact_flow.api_name.clone(),
+                object: contact_flow.object.clone(),
+                prior_state: json!({"type": "flow", "active_version": 2}),
+                set_state: json!({"type": "flow", "active_version": null}),
+            }],
+            now(),
+        )
+        .await
+        .expect("journal");
+
+    // No hold: the interrupted pause is not wanted any more, and nothing was changed.
+    let engine = engine_for("mixed", &sim, &store).await;
+    let outcome = converge(&engine, now()).await;
+    assert_eq!(
+        (outcome.paused, outcome.restored, outcome.unchanged),
+        (0, 0, 1)
+    );
+    assert_eq!(sim.snapshot(), before);
+
+    // With a hold, the same interrupted step is finished instead.
+    store
+        .record_pausing(
+            &[NewJournalEntry {
+                key: ComponentKey {
+                    org: "mixed".to_owned(),
+                    kind: Kind::Flow,
+                    sf_id: contact_flow.id.clone(),
+                },
+                api_name: contact_flow.api_name.clone(),
+                object: contact_flow.object.clone(),
+                prior_state: json!({"type": "flow", "active_version": 2}),
+                set_state: json!({"type": "flow", "active_version": null}),
+            }],
+            now(),
+        )
+        .await
+        .expect("journal");
+    let hold = manual_hold(
+        &store,
+        "mixed",
+        HoldScope {
+            kinds: Some([Kind::Flow].into_iter().collect()),
+            objects: Some(["Contact".to_owned()].into_iter().collect()),
+        },
+        60,
+    )
+    .await;
+    let restarted = engine_for("mixed", &sim, &store).await;
+    converge(&restarted, now()).await;
+    assert_eq!(
+        flow(&sim.snapshot(), "Contact_After_Save")["active_version"],
+        Value::Null
+    );
+    store
+        .release_hold(hold.id, &operator(), later(1))
+        .await
+        .expect("release");
+    converge(&restarted, later(1)).await;
+    assert_eq!(sim.snapshot(), before);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_manual_hold_that_expires_is_restored_without_any_command() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let engine = engine_for("mixed", &sim, &store).await;
+    let before = sim.snapshot();
+    manual_hold(&store, "mixed", whole_org(), 30).await;
+    converge(&engine, now()).await;
+    assert_ne!(sim.snapshot(), before);
+    // 31 minutes later the hold has expired by itself.
+    let outcome = converge(&engine, later(31)).await;
+    assert_eq!(outcome.restored, 16, "{outcome:?}");
+    assert_eq!(sim.snapshot(), before);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn token_expiry_and_transient_faults_do_not_change_the_result() {
+    let mut scenario = Scenario::load(&repo_path("config/sim/large.toml")).expect("large scenario");
+    scenario.faults = Faults {
+        seed: 7,
+        transient_error_rate: 0.10,
+        token_requests: 25,
+        ..Faults::default()
+    };
+    let sim = start_sim(scenario).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let engine = engine_for("large", &sim, &store).await;
+    let before = switched_state(&sim);
+
+    let hold = manual_hold(&store, "large", whole_org(), 60).await;
+    let mut at = now();
+    let mut paused = converge(&engine, at).await;
+    // Items whose retries ran out are finished by later converges, as the daemon's tick would.
+    for _ in 0..5 {
+        if paused.failed.is_empty() {
+            break;
+        }
+        at = at
+            .checked_add(SignedDuration::from_hours(1))
+            .expect("in range");
+        paused = converge(&engine, at).await;
+    }
+    assert!(paused.paused > 300, "a large pause: {}", paused.paused);
+    store
+        .release_hold(hold.id, &operator(), at)
+        .await
+        .expect("release");
+    let mut restored = converge(&engine, at).await;
+    for _ in 0..5 {
+        if restored.failed.is_empty() {
+            break;
+        }
+        at = at
+            .checked_add(SignedDuration::from_hours(1))
+            .expect("in range");
+        restored = converge(&engine, at).await;
+    }
+    assert!(restored.is_clean(), "{restored:?}");
+    assert_eq!(switched_state(&sim), before, "exact despite faults");
+    let counters = sim.counters();
+    assert!(
+        counters.get("token").copied().unwrap_or(0) > 2,
+        "tokens were re-minted: {counters:?}"
+    );
+    assert!(
+        counters.get("faults_injected").copied().unwrap_or(0) > 5,
+        "faults were injected: {counters:?}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_orgs_are_paused_in_parallel() {
+    let first = start_sim(mixed_scenario()).await;
+    let second = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let a = engine_for("a", &first, &store).await;
+    let b = engine_for("b", &second, &store).await;
+    let before = (first.snapshot(), second.snapshot());
+    let hold_a = manual_hold(&store, "a", whole_org(), 60).await;
+    let hold_b = manual_hold(&store, "b", whole_org(), 60).await;
+    let (out_a, out_b) = tokio::join!(converge(&a, now()), converge(&b, now()));
+    assert_eq!((out_a.paused, out_b.paused), (16, 16));
+    store
+        .release_hold(hold_a.id, &operator(), later(1))
+        .await
+        .expect("release");
+    store
+        .release_hold(hold_b.id, &operator(), later(1))
+        .await
+        .expect("release");
+    tokio::join!(converge(&a, later(1)), converge(&b, later(1)));
+    assert_eq!((first.snapshot(), second.snapshot()), before);
+    first.shutdown().await;
+    second.shutdown().await;
+}
