@@ -21,9 +21,14 @@ use serde::{Deserialize, Serialize};
 /// misread (a removed or renamed field, a changed meaning); additions do not bump it.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// The longest line either side accepts, newline excluded. Requests are tiny; replies are
-/// bounded by `history --limit` and the number of holds, which stay far below this.
+/// The longest request line the daemon accepts, newline excluded. Requests are tiny; the
+/// bound keeps a misbehaving client from making the daemon buffer without limit.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The longest reply line the daemon writes and the client reads. Larger than the request
+/// limit because a `history` reply carries per-component detail; `history --limit` keeps it
+/// far below this.
+pub const MAX_REPLY_LINE_BYTES: usize = 8 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -425,6 +430,7 @@ pub fn parse_request_line(line: &str) -> Result<Request, ErrorBody> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
     use serde_json::json;
