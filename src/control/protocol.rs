@@ -522,6 +522,20 @@ mod tests {
     }
 
     #[test]
+    fn a_misspelt_field_is_named_in_the_error() {
+        let error = parse_request_line(
+            r#"{"v":1,"request":{"type":"pause_now","orgs":["prod"],"duraton_secs":1800}}"#,
+        )
+        .unwrap_err();
+        println!("{}", error.message);
+        assert!(
+            error.message.contains("unknown field `duraton_secs`"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
     fn another_version_is_unsupported_even_with_unknown_fields() {
         let error = parse_request_line(r#"{"v":2,"request":{"type":"pause_later","when":"soon"}}"#)
             .unwrap_err();
