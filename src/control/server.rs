@@ -5,7 +5,7 @@
 //! that:
 //!
 //! 1. reads the peer's credentials and looks up its user and groups;
-//! 2. reads request lines (at most [`MAX_LINE_BYTES`](super::protocol::MAX_LINE_BYTES), each
+//! 2. reads request lines (at most [`MAX_LINE_BYTES`] bytes, each
 //!    within the idle timeout);
 //! 3. refuses the request with `forbidden` if the peer is not authorized
 //!    ([`super::auth::authorized`]), logging its uid and pid;
@@ -272,13 +272,7 @@ async fn serve(stream: UnixStream, context: &Context, shutdown: &CancellationTok
         let Some(line) = read_line(&mut connection, context, shutdown, &peer).await else {
             return;
         };
-        let line = match line {
-            Ok(line) => line,
-            Err(error) => {
-                let _ = write_reply(&mut connection, context, Reply::Error(error)).await;
-                return;
-            }
-        };
+        // An unauthorized peer learns only that it is refused, whatever it sent.
         if !allowed {
             tracing::warn!(
                 uid = peer.uid,
@@ -303,6 +297,13 @@ async fn serve(stream: UnixStream, context: &Context, shutdown: &CancellationTok
             let _ = write_reply(&mut connection, context, Reply::Error(refusal)).await;
             return;
         }
+        let line = match line {
+            Ok(line) => line,
+            Err(error) => {
+                let _ = write_reply(&mut connection, context, Reply::Error(error)).await;
+                return;
+            }
+        };
         let request = match parse_request_line(&line) {
             Ok(request) => request,
             Err(error) => {

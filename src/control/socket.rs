@@ -68,7 +68,9 @@ impl SocketFile {
 
     fn remove(&self) {
         match fs::symlink_metadata(&self.path) {
-            Ok(meta) if (meta.dev(), meta.ino()) == self.id => {
+            // Inode numbers are reused at once on some file systems, so a file that took
+            // the path after ours was deleted may carry our number; only a socket is ours.
+            Ok(meta) if meta.file_type().is_socket() && (meta.dev(), meta.ino()) == self.id => {
                 if let Err(error) = fs::remove_file(&self.path) {
                     tracing::warn!(path = %self.path.display(), %error, "cannot remove the control socket");
                 }
