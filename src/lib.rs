@@ -16,6 +16,8 @@
 //!   only module that touches SQL.
 //! - [`sim`]: the simulated Salesforce org used by `pauseplay sim`, `pauseplay demo` and every
 //!   test. It is written from the wire-format reference, never from the client.
+//! - [`control`]: the control socket: versioned JSON-lines wire types, the daemon's server
+//!   side (framing, peer authorization, dispatch to a handler) and the CLI's client side.
 //! - [`commands`]: the CLI's commands as functions returning an outcome.
 //! - [`demo`]: the end-to-end demonstration on a built-in simulated org.
 //!
@@ -24,6 +26,7 @@
 pub mod automation;
 pub mod commands;
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod engine;
 pub mod plan;
