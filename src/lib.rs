@@ -12,6 +12,8 @@
 //! - [`automation`]: the five kinds of automation, their discovery queries and the
 //!   *will pause* / *skip* classification of every component.
 //! - [`plan`]: turns a discovery into the report that `pauseplay plan` prints.
+//! - [`engine`]: brings one org to the state its holds call for, through the journal.
+//! - [`daemon`]: the daemon's operations, its control-socket handler, its tasks and shutdown.
 //! - [`store`]: the state database (holds, the write-ahead journal, history) in SQLite. The
 //!   only module that touches SQL.
 //! - [`sim`]: the simulated Salesforce org used by `pauseplay sim`, `pauseplay demo` and every
@@ -27,6 +29,7 @@ pub mod automation;
 pub mod commands;
 pub mod config;
 pub mod control;
+pub mod daemon;
 pub mod demo;
 pub mod engine;
 pub mod plan;

@@ -1,0 +1,3 @@
+//! The daemon: its operations ([`service`]), tasks and shutdown.
+
+pub mod service;

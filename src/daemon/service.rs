@@ -1,0 +1,392 @@
+//! What the daemon does, independent of how it is asked: manual pauses and resumes, status,
+//! history, and the periodic reconcile. The control socket's handler maps wire requests onto
+//! these methods; tests can call them directly.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::json;
+use tokio::task::JoinSet;
+use tracing::warn;
+
+use crate::automation::Scope;
+use crate::commands::client_settings;
+use crate::config::Config;
+use crate::engine::{EngineError, Issue, OrgEngine, Outcome, Progress};
+use crate::salesforce::OrgClient;
+use crate::store::{
+    Actor, HistoryEntry, Hold, HoldId, HoldScope, HoldSource, NewHistory, NewHold, Step, Store,
+    StoreError,
+};
+
+/// A progress callback shared with the engines of several orgs.
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Why a request could not be carried out at all. Per-org engine failures are not errors of
+/// the request: they are reported in its [`OrgReport`]s.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("no org named `{name}` in the configuration; configured orgs: {known}")]
+    UnknownOrg { name: String, known: String },
+    #[error(
+        "a manual pause may last at most {max} (manual_pause_max); ask for less or raise the \
+         limit in the configuration"
+    )]
+    TooLong { max: String },
+    #[error("a pause must last longer than zero")]
+    ZeroDuration,
+    #[error("no hold #{0} is in force; `pauseplay status` lists the holds")]
+    NoSuchHold(HoldId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The result of converging one org.
+#[derive(Debug)]
+pub struct OrgReport {
+    pub org: String,
+    pub result: Result<Outcome, EngineError>,
+}
+
+/// The result of `pause now`.
+#[derive(Debug)]
+pub struct PauseReport {
+    pub holds: Vec<Hold>,
+    pub orgs: Vec<OrgReport>,
+}
+
+/// The result of `resume`.
+#[derive(Debug)]
+pub struct ResumeReport {
+    pub released: Vec<Hold>,
+    pub orgs: Vec<OrgReport>,
+}
+
+/// Holds in force and journal steps per org.
+#[derive(Debug)]
+pub struct StatusReport {
+    pub holds: Vec<Hold>,
+    pub steps: BTreeMap<String, BTreeMap<Step, u64>>,
+}
+
+/// The daemon's operations over its orgs.
+#[derive(Debug)]
+pub struct Service {
+    config: Config,
+    store: Store,
+    engines: BTreeMap<String, Arc<OrgEngine>>,
+}
+
+impl Service {
+    /// Builds one engine per configured org. Makes no request.
+    pub fn new(config: Config, store: Store) -> anyhow::Result<Service> {
+        let mut engines = BTreeMap::new();
+        for org in config.orgs.values() {
+            let client = OrgClient::new(client_settings(org))?;
+            engines.insert(
+                org.name.clone(),
+                Arc::new(OrgEngine::new(
+                    org.name.clone(),
+                    client,
+                    Scope::from_org(org),
+                    store.clone(),
+                )),
+            );
+        }
+        Ok(Service {
+            config,
+            store,
+            engines,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The orgs named, or every org when none is.
+    fn select(&self, names: &[String]) -> Result<Vec<String>, ServiceError> {
+        if names.is_empty() {
+            return Ok(self.engines.keys().cloned().collect());
+        }
+        let mut selected = Vec::new();
+        for name in names {
+            if !self.engines.contains_key(name) {
+                return Err(ServiceError::UnknownOrg {
+                    name: name.clone(),
+                    known: self.engines.keys().cloned().collect::<Vec<_>>().join(", "),
+                });
+            }
+            if !selected.contains(name) {
+                selected.push(name.clone());
+            }
+        }
+        Ok(selected)
+    }
+
+    /// A manual hold on each named org (all by default) that expires after `duration`
+    /// (`manual_pause_default` when not given, never more than `manual_pause_max`), then a
+    /// converge of those orgs.
+    pub async fn pause_now(
+        &self,
+        actor: &Actor,
+        orgs: &[String],
+        duration: Option<Duration>,
+        reason: Option<String>,
+        now: Timestamp,
+        progress: ProgressFn,
+    ) -> Result<PauseReport, ServiceError> {
+        let orgs = self.select(orgs)?;
+        let daemon = &self.config.daemon;
+        let duration = duration.unwrap_or(daemon.manual_pause_default);
+        if duration.is_zero() {
+            return Err(ServiceError::ZeroDuration);
+        }
+        if duration > daemon.manual_pause_max {
+            return Err(ServiceError::TooLong {
+                max: jiff::SignedDuration::try_from(daemon.manual_pause_max)
+                    .map(|max| format!("{max:#}"))
+                    .unwrap_or_else(|_| format!("{:?}", daemon.manual_pause_max)),
+            });
+        }
+        let expires_at = after(now, duration);
+        let mut holds = Vec::new();
+        for org in &orgs {
+            let hold = self
+                .store
+                .insert_hold(&NewHold {
+                    org: org.clone(),
+                    source: HoldSource::Manual,
+                    owner: actor.clone(),
+                    reason: reason.clone(),
+                    scope: HoldScope::default(),
+                    created_at: now,
+                    expires_at,
+                })
+                .await?;
+            holds.push(hold);
+        }
+        let reports = self.converge_orgs(&orgs, now, progress).await;
+        for (hold, report) in holds.iter().zip(&reports) {
+            self.record(actor, "pause", Some(&hold.org), Some(hold.id), json!({
+                "expires_at": hold.expires_at.to_string(),
+                "reason": hold.reason,
+                "outcome": outcome_json(&report.result),
+            }), now)
+            .await?;
+        }
+        Ok(PauseReport {
+            holds,
+            orgs: reports,
+        })
+    }
+
+    /// Releases one hold, or the manual holds of the named orgs (all by default), then
+    /// converges the orgs concerned.
+    pub async fn resume(
+        &self,
+        actor: &Actor,
+        orgs: &[String],
+        hold: Option<HoldId>,
+        now: Timestamp,
+        progress: ProgressFn,
+    ) -> Result<ResumeReport, ServiceError> {
+        let released = match hold {
+            Some(id) => vec![
+                self.store
+                    .release_hold(id, actor, now)
+                    .await?
+                    .ok_or(ServiceError::NoSuchHold(id))?,
+            ],
+            None => {
+                let mut released = Vec::new();
+                for org in self.select(orgs)? {
+                    released.extend(self.store.release_manual_holds(&org, actor, now).await?);
+                }
+                released
+            }
+        };
+        let touched: Vec<String> = match hold {
+            Some(_) => released.iter().map(|h| h.org.clone()).collect(),
+            None => self.select(orgs)?,
+        };
+        let reports = self.converge_orgs(&touched, now, progress).await;
+        for report in &reports {
+            let held: Vec<i64> = released
+                .iter()
+                .filter(|h| h.org == report.org)
+                .map(|h| h.id.0)
+                .collect();
+            self.record(actor, "resume", Some(&report.org), None, json!({
+                "released_holds": held,
+                "outcome": outcome_json(&report.result),
+            }), now)
+            .await?;
+        }
+        Ok(ResumeReport {
+            released,
+            orgs: reports,
+        })
+    }
+
+    pub async fn status(&self, now: Timestamp) -> Result<StatusReport, ServiceError> {
+        Ok(StatusReport {
+            holds: self.store.active_holds(now).await?,
+            steps: self.store.step_counts().await?,
+        })
+    }
+
+    pub async fn history(
+        &self,
+        org: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>, ServiceError> {
+        Ok(self.store.history(org, limit).await?)
+    }
+
+    /// The periodic work: expire holds whose time is up (recorded in history), then converge
+    /// every org. Failures are logged and recorded; the next reconcile tries again.
+    pub async fn reconcile(&self, now: Timestamp, progress: ProgressFn) -> Vec<OrgReport> {
+        match self.store.expire_holds(now).await {
+            Ok(expired) => {
+                for hold in expired {
+                    let detail = json!({"expired_at": hold.expires_at.to_string()});
+                    if let Err(error) = self
+                        .record(&Actor::daemon(), "hold_expired", Some(&hold.org), Some(hold.id), detail, now)
+                        .await
+                    {
+                        warn!(error = %error, "could not record an expired hold in the history");
+                    }
+                }
+            }
+            Err(error) => warn!(error = %error, "could not expire holds; trying again next time"),
+        }
+        let orgs: Vec<String> = self.engines.keys().cloned().collect();
+        let reports = self.converge_orgs(&orgs, now, progress).await;
+        for report in &reports {
+            let changed = match &report.result {
+                Ok(outcome) => outcome.paused + outcome.restored > 0 || !outcome.is_clean(),
+                Err(_) => true,
+            };
+            if changed {
+                let detail = json!({"outcome": outcome_json(&report.result)});
+                if let Err(error) = self
+                    .record(&Actor::daemon(), "reconcile", Some(&report.org), None, detail, now)
+                    .await
+                {
+                    warn!(error = %error, "could not record a reconcile in the history");
+                }
+            }
+        }
+        reports
+    }
+
+    /// Converges `orgs` concurrently (each engine serialises its own writes) and returns the
+    /// reports in the order given.
+    async fn converge_orgs(
+        &self,
+        orgs: &[String],
+        now: Timestamp,
+        progress: ProgressFn,
+    ) -> Vec<OrgReport> {
+        let mut tasks = JoinSet::new();
+        for (index, org) in orgs.iter().enumerate() {
+            let Some(engine) = self.engines.get(org).cloned() else {
+                continue;
+            };
+            let progress = Arc::clone(&progress);
+            tasks.spawn(async move {
+                let result = engine.converge(now, &*progress).await;
+                (index, OrgReport {
+                    org: engine.org().to_owned(),
+                    result,
+                })
+            });
+        }
+        let mut reports = Vec::with_capacity(orgs.len());
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(report) => reports.push(report),
+                Err(error) => warn!(error = %error, "a converge task stopped unexpectedly"),
+            }
+        }
+        reports.sort_by_key(|(index, _)| *index);
+        reports.into_iter().map(|(_, report)| report).collect()
+    }
+
+    async fn record(
+        &self,
+        actor: &Actor,
+        action: &str,
+        org: Option<&str>,
+        hold: Option<HoldId>,
+        detail: serde_json::Value,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.store
+            .append_history(&NewHistory {
+                at: now,
+                org: org.map(str::to_owned),
+                actor: actor.clone(),
+                action: action.to_owned(),
+                hold_id: hold,
+                detail,
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+fn after(now: Timestamp, duration: Duration) -> Timestamp {
+    jiff::SignedDuration::try_from(duration)
+        .ok()
+        .and_then(|duration| now.checked_add(duration).ok())
+        .unwrap_or(Timestamp::MAX)
+}
+
+fn issues_json(issues: &[Issue]) -> serde_json::Value {
+    issues
+        .iter()
+        .map(|issue| {
+            json!({
+                "kind": issue.kind.as_str(),
+                "id": issue.id,
+                "api_name": issue.api_name,
+                "message": issue.message,
+            })
+        })
+        .collect()
+}
+
+/// The per-component outcome recorded in history.
+fn outcome_json(result: &Result<Outcome, EngineError>) -> serde_json::Value {
+    match result {
+        Ok(outcome) => json!({
+            "paused": outcome.paused,
+            "restored": outcome.restored,
+            "unchanged": outcome.unchanged,
+            "skipped": outcome.skipped,
+            "failed": issues_json(&outcome.failed),
+            "conflicts": issues_json(&outcome.conflicts),
+        }),
+        Err(error) => json!({"error": error_chain(error)}),
+    }
+}
+
+/// An error and its causes on one line, for history entries and replies.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
