@@ -210,14 +210,19 @@ impl OrgEngine {
         }
         self.settle_journal(&holds, now, progress, &mut outcome)
             .await?;
-        info!(
-            org = %self.org,
-            paused = outcome.paused,
-            restored = outcome.restored,
-            failed = outcome.failed.len(),
-            conflicts = outcome.conflicts.len(),
-            "converged"
-        );
+        // Quiet on the periodic tick when nothing happened; loud when something did.
+        if outcome.paused + outcome.restored > 0 || !outcome.is_clean() {
+            info!(
+                org = %self.org,
+                paused = outcome.paused,
+                restored = outcome.restored,
+                failed = outcome.failed.len(),
+                conflicts = outcome.conflicts.len(),
+                "converged"
+            );
+        } else {
+            debug!(org = %self.org, "converged; nothing to do");
+        }
         Ok(outcome)
     }
 

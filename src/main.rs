@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pauseplay::commands::{self, CommandError};
-use pauseplay::config::DEFAULT_CONFIG_PATH;
+use pauseplay::config::{Config, DEFAULT_CONFIG_PATH, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -25,12 +25,49 @@ struct Cli {
     #[arg(long, global = true, env = "PAUSEPLAY_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
     config: PathBuf,
 
+    /// The daemon's control socket (default: the configuration's `daemon.socket`).
+    #[arg(long, global = true, value_name = "PATH")]
+    socket: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the daemon in the foreground (systemd Type=notify service).
+    Daemon,
+    /// Pause automations: `pause now` puts a manual hold on orgs.
+    Pause {
+        #[command(subcommand)]
+        what: PauseCommand,
+    },
+    /// Release manual holds (default), or one hold, and restore what no hold covers any more.
+    Resume {
+        /// Only this org (repeatable); default: every org.
+        #[arg(long = "org", value_name = "ORG")]
+        orgs: Vec<String>,
+        /// Release this hold (see `pauseplay status`) instead of the manual holds.
+        #[arg(long, value_name = "ID")]
+        hold: Option<i64>,
+    },
+    /// Holds in force and the state of each org's components.
+    Status {
+        /// Print stable, versioned JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit trail: who paused or resumed what, when, why, and what happened.
+    History {
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+        /// How many entries, newest first (default 50).
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+        /// Print stable, versioned JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Dry run: list every component a pause would touch, and every one it would skip and why.
     Plan {
         /// Plan only this org (repeatable); default: every configured org.
@@ -61,6 +98,22 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum PauseCommand {
+    /// Pause now, with a manual hold that expires by itself.
+    Now {
+        /// Only this org (repeatable); default: every org.
+        #[arg(long = "org", value_name = "ORG")]
+        orgs: Vec<String>,
+        /// How long the hold lasts, e.g. 30m or 2h (default: manual_pause_default).
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
+        /// Why, for the audit trail (e.g. an incident number).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -71,7 +124,23 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
-    init_logging(matches!(cli.command, Command::Sim { .. }));
+    // The daemon logs in the configured format, so its configuration is loaded first.
+    let daemon_config = match &cli.command {
+        Command::Daemon => match pauseplay::config::Config::load(&cli.config) {
+            Ok(config) => Some(config),
+            Err(error) => {
+                eprintln!("pauseplay: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    init_logging(
+        matches!(cli.command, Command::Sim { .. } | Command::Daemon),
+        daemon_config
+            .as_ref()
+            .is_some_and(|config| config.daemon.log_format == LogFormat::Json),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -82,7 +151,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, daemon_config)) {
         Ok(output) => {
             if !output.is_empty() {
                 println!("{}", output.trim_end());
@@ -100,8 +169,27 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<String, CommandError> {
+async fn run(cli: Cli, daemon_config: Option<Config>) -> Result<String, CommandError> {
+    let target = commands::Target {
+        config: cli.config.clone(),
+        socket: cli.socket.clone(),
+    };
     match cli.command {
+        Command::Daemon => match daemon_config {
+            Some(config) => commands::daemon(config).await,
+            None => commands::daemon(pauseplay::config::Config::load(&cli.config)?).await,
+        },
+        Command::Pause {
+            what:
+                PauseCommand::Now {
+                    orgs,
+                    duration,
+                    reason,
+                },
+        } => commands::pause_now(&target, orgs, duration.as_deref(), reason).await,
+        Command::Resume { orgs, hold } => commands::resume(&target, orgs, hold).await,
+        Command::Status { json } => commands::status(&target, json).await,
+        Command::History { org, limit, json } => commands::history(&target, org, limit, json).await,
         Command::Plan { orgs, json } => commands::plan(&cli.config, &orgs, json).await,
         Command::AuthTest { org } => commands::auth_test(&cli.config, &org).await,
         Command::CheckConfig => commands::check_config(&cli.config),
@@ -139,13 +227,16 @@ fn format_error(error: &CommandError) -> String {
 
 /// Logs go to stderr so stdout stays the command's output (tables, JSON). `PAUSEPLAY_LOG`
 /// takes `RUST_LOG`-style directives.
-fn init_logging(verbose: bool) {
+fn init_logging(verbose: bool, json: bool) {
     let default = if verbose { "info" } else { "warn" };
     let filter =
         EnvFilter::try_from_env("PAUSEPLAY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }

@@ -86,6 +86,7 @@ fn outcome(org: &str) -> OrgOutcome {
             message: "UNABLE_TO_LOCK_ROW".into(),
         }],
         conflicts: vec![],
+        error: None,
     }
 }
 

@@ -3,12 +3,16 @@
 
 mod auth_test;
 mod check_config;
+mod daemon;
 mod plan;
+mod remote;
 mod sim;
 
 pub use auth_test::auth_test;
 pub use check_config::check_config;
+pub use daemon::daemon;
 pub use plan::plan;
+pub use remote::{REMOTE_JSON_VERSION, Target, history, pause_now, resume, status};
 pub use sim::{DEFAULT_SIM_ADDR, sim};
 
 use std::path::Path;
@@ -33,6 +37,9 @@ pub enum CommandError {
     /// The operation ran and failed (exit 1).
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
+    /// The daemon could not be reached (exit 3).
+    #[error("{0}")]
+    Unreachable(String),
     /// Part of the operation succeeded: `output` is what it produced, `error` what failed
     /// (exit 1).
     #[error("{error}")]
@@ -48,6 +55,7 @@ impl CommandError {
         match self {
             CommandError::Config(_) | CommandError::Usage(_) => 2,
             CommandError::Failed(_) | CommandError::Incomplete { .. } => 1,
+            CommandError::Unreachable(_) => 3,
         }
     }
 }

@@ -19,7 +19,7 @@
 //! with mode 600, an environment variable, or a systemd credential) and the secret is read from
 //! there into a [`SecretString`] that prints as `[REDACTED]`.
 
-mod duration;
+pub(crate) mod duration;
 mod error;
 mod raw;
 mod secret;

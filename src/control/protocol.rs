@@ -284,6 +284,10 @@ pub struct OrgOutcome {
     pub failed: Vec<ComponentIssue>,
     /// Components someone else changed during the hold; left alone.
     pub conflicts: Vec<ComponentIssue>,
+    /// Why work on the org stopped (discovery failed, no API calls left today, ...); what is
+    /// not done is finished by the daemon's later reconciles. Absent when the org converged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One component that failed or conflicted.

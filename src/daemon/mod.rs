@@ -1,3 +1,87 @@
-//! The daemon: its operations ([`service`]), tasks and shutdown.
+//! The daemon (`pauseplay daemon`): its operations ([`service`]), the control socket's
+//! [`handler`], and [`run`], which owns the tasks and the one shutdown path.
+//!
+//! Tasks: the control server (which tracks a task per connection) and the reconcile loop. Both
+//! are spawned into one `JoinSet`, both stop when the shutdown token is cancelled, and `run`
+//! waits for both before closing the store. A converge in flight when shutdown comes is given
+//! [`SHUTDOWN_GRACE`] to finish its writes; if it is cut short, the journal has every step it
+//! started and the next start finishes it.
 
+pub mod handler;
 pub mod service;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use jiff::Timestamp;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::control::{ControlServer, ServerConfig};
+use crate::store::Store;
+use handler::DaemonHandler;
+use service::Service;
+
+/// How often the daemon reconciles on its own: expired holds are released and restored within
+/// this long, and unfinished steps are retried on this beat. DESIGN promises at most 30 s.
+pub const TICK: Duration = Duration::from_secs(30);
+
+/// How long a converge in flight may keep going after a shutdown request.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Runs the daemon until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let state_dir = config.daemon.state_dir.clone();
+    let store = Store::open(&state_dir)
+        .await
+        .with_context(|| format!("opening the state in {}", state_dir.display()))?;
+    let socket = config.daemon.socket.clone();
+    let server = ControlServer::bind(ServerConfig::new(
+        socket.clone(),
+        config.daemon.socket_group.clone(),
+    ))
+    .await
+    .with_context(|| format!("opening the control socket {}", socket.display()))?;
+    let service = Arc::new(Service::new(config, store.clone())?);
+    info!(socket = %socket.display(), state = %store.path().display(), "pauseplay daemon started");
+
+    let mut tasks = JoinSet::new();
+    tasks.spawn(reconcile_loop(Arc::clone(&service), shutdown.clone()));
+    tasks.spawn(server.run(
+        Arc::new(DaemonHandler::new(Arc::clone(&service))),
+        shutdown.clone(),
+    ));
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(error) = joined {
+            warn!(error = %error, "a daemon task stopped unexpectedly; shutting down");
+            shutdown.cancel();
+        }
+    }
+    store.close().await;
+    info!("pauseplay daemon stopped");
+    Ok(())
+}
+
+/// Reconciles at start (finishing whatever a crash interrupted) and then every [`TICK`].
+async fn reconcile_loop(service: Arc<Service>, shutdown: CancellationToken) {
+    loop {
+        let pass = service.reconcile(Timestamp::now(), Arc::new(|_| {}));
+        tokio::pin!(pass);
+        tokio::select! {
+            _ = &mut pass => {}
+            () = shutdown.cancelled() => {
+                if tokio::time::timeout(SHUTDOWN_GRACE, pass).await.is_err() {
+                    warn!("a reconcile was cut short by shutdown; the next start finishes it");
+                }
+                return;
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(TICK) => {}
+        }
+    }
+}

@@ -150,9 +150,7 @@ impl Service {
         }
         if duration > daemon.manual_pause_max {
             return Err(ServiceError::TooLong {
-                max: jiff::SignedDuration::try_from(daemon.manual_pause_max)
-                    .map(|max| format!("{max:#}"))
-                    .unwrap_or_else(|_| format!("{:?}", daemon.manual_pause_max)),
+                max: crate::config::duration::display(daemon.manual_pause_max),
             });
         }
         let expires_at = after(now, duration);
@@ -174,11 +172,18 @@ impl Service {
         }
         let reports = self.converge_orgs(&orgs, now, progress).await;
         for (hold, report) in holds.iter().zip(&reports) {
-            self.record(actor, "pause", Some(&hold.org), Some(hold.id), json!({
-                "expires_at": hold.expires_at.to_string(),
-                "reason": hold.reason,
-                "outcome": outcome_json(&report.result),
-            }), now)
+            self.record(
+                actor,
+                "pause",
+                Some(&hold.org),
+                Some(hold.id),
+                json!({
+                    "expires_at": hold.expires_at.to_string(),
+                    "reason": hold.reason,
+                    "outcome": outcome_json(&report.result),
+                }),
+                now,
+            )
             .await?;
         }
         Ok(PauseReport {
@@ -223,10 +228,17 @@ impl Service {
                 .filter(|h| h.org == report.org)
                 .map(|h| h.id.0)
                 .collect();
-            self.record(actor, "resume", Some(&report.org), None, json!({
-                "released_holds": held,
-                "outcome": outcome_json(&report.result),
-            }), now)
+            self.record(
+                actor,
+                "resume",
+                Some(&report.org),
+                None,
+                json!({
+                    "released_holds": held,
+                    "outcome": outcome_json(&report.result),
+                }),
+                now,
+            )
             .await?;
         }
         Ok(ResumeReport {
@@ -258,7 +270,14 @@ impl Service {
                 for hold in expired {
                     let detail = json!({"expired_at": hold.expires_at.to_string()});
                     if let Err(error) = self
-                        .record(&Actor::daemon(), "hold_expired", Some(&hold.org), Some(hold.id), detail, now)
+                        .record(
+                            &Actor::daemon(),
+                            "hold_expired",
+                            Some(&hold.org),
+                            Some(hold.id),
+                            detail,
+                            now,
+                        )
                         .await
                     {
                         warn!(error = %error, "could not record an expired hold in the history");
@@ -277,7 +296,14 @@ impl Service {
             if changed {
                 let detail = json!({"outcome": outcome_json(&report.result)});
                 if let Err(error) = self
-                    .record(&Actor::daemon(), "reconcile", Some(&report.org), None, detail, now)
+                    .record(
+                        &Actor::daemon(),
+                        "reconcile",
+                        Some(&report.org),
+                        None,
+                        detail,
+                        now,
+                    )
                     .await
                 {
                     warn!(error = %error, "could not record a reconcile in the history");
@@ -303,10 +329,13 @@ impl Service {
             let progress = Arc::clone(&progress);
             tasks.spawn(async move {
                 let result = engine.converge(now, &*progress).await;
-                (index, OrgReport {
-                    org: engine.org().to_owned(),
-                    result,
-                })
+                (
+                    index,
+                    OrgReport {
+                        org: engine.org().to_owned(),
+                        result,
+                    },
+                )
             });
         }
         let mut reports = Vec::with_capacity(orgs.len());

@@ -1,0 +1,372 @@
+//! The commands that talk to the daemon over its control socket: `pause now`, `resume`,
+//! `status` and `history`. They print for people (with a progress bar on a terminal, plain
+//! lines otherwise) or, with `--json`, the daemon's answer as stable versioned JSON.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use super::{CommandError, load_config};
+use crate::control::protocol::{
+    Event, HistoryView, HoldView, OrgOutcome, Request, ResultBody, StatusView,
+};
+use crate::control::{ClientError, ControlClient};
+
+/// Bumped when a field of the `--json` output of `status` or `history` is removed or changes
+/// meaning.
+pub const REMOTE_JSON_VERSION: u32 = 1;
+
+/// Where to find the daemon: `--socket` when given, otherwise the configuration's socket.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub config: PathBuf,
+    pub socket: Option<PathBuf>,
+}
+
+impl Target {
+    fn socket(&self) -> Result<PathBuf, CommandError> {
+        match &self.socket {
+            Some(socket) => Ok(socket.clone()),
+            None => Ok(load_config(&self.config)?.daemon.socket),
+        }
+    }
+}
+
+/// `pauseplay pause now`.
+pub async fn pause_now(
+    target: &Target,
+    orgs: Vec<String>,
+    duration: Option<&str>,
+    reason: Option<String>,
+) -> Result<String, CommandError> {
+    let duration_secs = duration
+        .map(|text| {
+            crate::config::duration::parse_positive(text)
+                .map(|duration| duration.as_secs().max(1))
+                .map_err(|error| CommandError::Usage(format!("--for {text}: {error}")))
+        })
+        .transpose()?;
+    let request = Request::PauseNow {
+        orgs,
+        duration_secs,
+        reason,
+    };
+    match send(target, request).await? {
+        ResultBody::Pause { holds, orgs } => report_outcomes(&pause_text(&holds, &orgs), &orgs),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `pauseplay resume`.
+pub async fn resume(
+    target: &Target,
+    orgs: Vec<String>,
+    hold: Option<i64>,
+) -> Result<String, CommandError> {
+    match send(target, Request::Resume { orgs, hold }).await? {
+        ResultBody::Resume { released, orgs } => {
+            report_outcomes(&resume_text(&released, &orgs), &orgs)
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `pauseplay status`.
+pub async fn status(target: &Target, as_json: bool) -> Result<String, CommandError> {
+    match send(target, Request::Status {}).await? {
+        ResultBody::Status(status) if as_json => Ok(versioned(json!({
+            "holds": status.holds,
+            "orgs": status.orgs,
+        }))),
+        ResultBody::Status(status) => Ok(status_text(&status)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `pauseplay history`.
+pub async fn history(
+    target: &Target,
+    org: Option<String>,
+    limit: Option<u32>,
+    as_json: bool,
+) -> Result<String, CommandError> {
+    match send(target, Request::History { org, limit }).await? {
+        ResultBody::History { entries } if as_json => Ok(versioned(json!({ "entries": entries }))),
+        ResultBody::History { entries } => Ok(history_text(&entries)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn versioned(mut value: serde_json::Value) -> String {
+    if let Some(object) = value.as_object_mut() {
+        object.insert("version".to_owned(), json!(REMOTE_JSON_VERSION));
+    }
+    serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// Sends one request, showing the daemon's progress events on stderr while it runs.
+async fn send(target: &Target, request: Request) -> Result<ResultBody, CommandError> {
+    let socket = target.socket()?;
+    let mut client = ControlClient::connect(&socket)
+        .await
+        .map_err(client_error)?;
+    let mut progress = ProgressDisplay::new();
+    let result = client.request(request, |event| progress.show(event)).await;
+    progress.finish();
+    result.map_err(client_error)
+}
+
+fn client_error(error: ClientError) -> CommandError {
+    if error.is_unreachable() {
+        return CommandError::Unreachable(error.to_string());
+    }
+    match error {
+        ClientError::Daemon { code, message } => match code {
+            crate::control::protocol::ErrorCode::NotFound
+            | crate::control::protocol::ErrorCode::BadRequest => CommandError::Usage(message),
+            _ => CommandError::Failed(anyhow::anyhow!("the daemon answered {code}: {message}")),
+        },
+        other => CommandError::Failed(anyhow::Error::new(other)),
+    }
+}
+
+fn unexpected(result: &ResultBody) -> CommandError {
+    CommandError::Failed(anyhow::anyhow!(
+        "the daemon answered with a `{}` result to this request; is it a different version?",
+        result.kind()
+    ))
+}
+
+/// The text for people, and exit 1 when any org failed, stopped or has conflicts.
+fn report_outcomes(text: &str, orgs: &[OrgOutcome]) -> Result<String, CommandError> {
+    let clean = orgs
+        .iter()
+        .all(|org| org.failed.is_empty() && org.conflicts.is_empty() && org.error.is_none());
+    if clean {
+        Ok(text.to_owned())
+    } else {
+        Err(CommandError::Incomplete {
+            output: text.to_owned(),
+            error: anyhow::anyhow!(
+                "not every component is where it should be; `pauseplay status` shows them, and \
+                 the daemon keeps retrying failed restores"
+            ),
+        })
+    }
+}
+
+fn pause_text(holds: &[HoldView], orgs: &[OrgOutcome]) -> String {
+    let mut out = String::new();
+    for hold in holds {
+        let _ = writeln!(
+            out,
+            "hold #{} on org `{}` until {} ({})",
+            hold.id,
+            hold.org,
+            hold.expires_at,
+            hold.reason.as_deref().unwrap_or("no reason given")
+        );
+    }
+    push_outcomes(&mut out, orgs);
+    out
+}
+
+fn resume_text(released: &[HoldView], orgs: &[OrgOutcome]) -> String {
+    let mut out = String::new();
+    if released.is_empty() {
+        out.push_str("no manual hold was in force\n");
+    }
+    for hold in released {
+        let _ = writeln!(out, "released hold #{} on org `{}`", hold.id, hold.org);
+    }
+    push_outcomes(&mut out, orgs);
+    out
+}
+
+fn push_outcomes(out: &mut String, orgs: &[OrgOutcome]) {
+    for org in orgs {
+        let _ = writeln!(
+            out,
+            "org `{}`: {} paused, {} restored, {} unchanged, {} skipped, {} failed, {} conflicts",
+            org.org,
+            org.paused,
+            org.restored,
+            org.unchanged,
+            org.skipped,
+            org.failed.len(),
+            org.conflicts.len()
+        );
+        if let Some(error) = &org.error {
+            let _ = writeln!(out, "  stopped: {error}");
+        }
+        for issue in &org.failed {
+            let _ = writeln!(
+                out,
+                "  failed   {} {}: {}",
+                issue.kind, issue.api_name, issue.message
+            );
+        }
+        for issue in &org.conflicts {
+            let _ = writeln!(
+                out,
+                "  conflict {} {}: {}",
+                issue.kind, issue.api_name, issue.message
+            );
+        }
+    }
+}
+
+fn status_text(status: &StatusView) -> String {
+    let mut out = String::new();
+    if status.holds.is_empty() {
+        out.push_str("no holds in force\n");
+    } else {
+        out.push_str("holds in force:\n");
+        for hold in &status.holds {
+            let _ = writeln!(
+                out,
+                "  #{} {} org `{}` by {} until {}{}",
+                hold.id,
+                match hold.source {
+                    crate::control::protocol::HoldSource::Manual => "manual",
+                    crate::control::protocol::HoldSource::Window => "window",
+                    crate::control::protocol::HoldSource::Adhoc => "ad hoc",
+                    crate::control::protocol::HoldSource::Other => "other",
+                },
+                hold.org,
+                hold.owner_name,
+                hold.expires_at,
+                hold.reason
+                    .as_deref()
+                    .map(|reason| format!(": {reason}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    for org in &status.orgs {
+        let _ = writeln!(
+            out,
+            "org `{}`: {} paused, {} pausing, {} restoring, {} failed, {} conflict",
+            org.org, org.paused, org.pausing, org.restoring, org.failed, org.conflict
+        );
+    }
+    out
+}
+
+fn history_text(entries: &[HistoryView]) -> String {
+    let mut out = String::new();
+    for entry in entries {
+        let hold = entry
+            .hold_id
+            .map(|id| format!(" hold #{id}"))
+            .unwrap_or_default();
+        let who = match entry.actor_uid {
+            Some(uid) => format!("{} (uid {uid})", entry.actor_name),
+            None => entry.actor_name.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "{} {} {}{} by {}: {}",
+            entry.at,
+            entry.org.as_deref().unwrap_or("-"),
+            entry.action,
+            hold,
+            who,
+            summary(&entry.detail)
+        );
+    }
+    if entries.is_empty() {
+        out.push_str("no history yet\n");
+    }
+    out
+}
+
+/// A one-line summary of a history entry's outcome.
+fn summary(detail: &serde_json::Value) -> String {
+    let outcome = &detail["outcome"];
+    if let Some(error) = outcome["error"].as_str() {
+        return format!("stopped: {error}");
+    }
+    let count = |key: &str| outcome[key].as_u64().unwrap_or(0);
+    let issues = |key: &str| outcome[key].as_array().map_or(0, Vec::len);
+    if outcome.is_object() {
+        format!(
+            "{} paused, {} restored, {} failed, {} conflicts",
+            count("paused"),
+            count("restored"),
+            issues("failed"),
+            issues("conflicts")
+        )
+    } else {
+        detail.to_string()
+    }
+}
+
+/// Progress events on stderr: a bar per org and phase on a terminal, a line per event
+/// otherwise (logs and pipes get no escape codes).
+struct ProgressDisplay {
+    terminal: bool,
+    bars: BTreeMap<(String, String), ProgressBar>,
+}
+
+impl ProgressDisplay {
+    fn new() -> ProgressDisplay {
+        ProgressDisplay {
+            terminal: std::io::stderr().is_terminal(),
+            bars: BTreeMap::new(),
+        }
+    }
+
+    fn show(&mut self, event: Event) {
+        match event {
+            Event::Progress {
+                org,
+                phase,
+                done,
+                total,
+            } => {
+                let phase = format!("{phase:?}").to_lowercase();
+                if !self.terminal {
+                    if total > 0 {
+                        eprintln!("org `{org}`: {phase} {done}/{total}");
+                    } else {
+                        eprintln!("org `{org}`: {phase}");
+                    }
+                    return;
+                }
+                let bar = self
+                    .bars
+                    .entry((org.clone(), phase.clone()))
+                    .or_insert_with(|| {
+                        let bar = ProgressBar::new(total);
+                        if let Ok(style) =
+                            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len}")
+                        {
+                            bar.set_style(style.progress_chars("=> "));
+                        }
+                        bar.set_prefix(format!("org `{org}` {phase}"));
+                        bar.enable_steady_tick(Duration::from_millis(200));
+                        bar
+                    });
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            Event::Notice { org, message } => match org {
+                Some(org) => eprintln!("org `{org}`: {message}"),
+                None => eprintln!("{message}"),
+            },
+            Event::Other => {}
+        }
+    }
+
+    fn finish(&mut self) {
+        for bar in self.bars.values() {
+            bar.finish();
+        }
+    }
+}
