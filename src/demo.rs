@@ -1,24 +1,34 @@
-//! `pauseplay demo`: the whole job on this machine with no Salesforce account. It starts the
-//! built-in simulated org in-process, authenticates to it exactly as to a real org and prints
-//! the plan of a pause.
+//! `pauseplay demo`: the whole job on this machine with no Salesforce account.
 //!
-//! The demo checks itself: it fails unless discovery found components to pause and the org's
-//! true state is unchanged afterwards (planning must never write).
+//! It starts the built-in simulated org and the real daemon in-process (its own state
+//! directory and control socket in a private temporary directory), shows the plan, then acts
+//! as the operator through the control socket: a manual pause, `status`, and a resume. It
+//! returns an error unless every component ended exactly where it started.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::os::unix::fs::DirBuilderExt as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, ensure};
+use anyhow::{Context as _, bail, ensure};
 use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
 
 use crate::automation::{Kind, Scope, discover};
-use crate::commands::REQUEST_TIMEOUT;
+use crate::commands::client_settings;
+use crate::config::{Config, DaemonConfig, LogFormat, OrgConfig, SecretSource, TriggerTestLevel};
+use crate::control::ControlClient;
+use crate::control::protocol::{Event, OrgOutcome, Request, ResultBody};
 use crate::plan::{OrgPlan, render_text};
-use crate::salesforce::{ApiVersion, ClientSettings, OrgClient, RetryPolicy};
-use crate::sim::{Scenario, SimServer};
+use crate::salesforce::{ApiVersion, OrgClient};
+use crate::sim::{Scenario, SimHandle, SimServer};
 
-/// The name the demo org goes by in messages.
+/// The name the demo org goes by.
 const DEMO_ORG: &str = "demo";
+
+/// How long the demo waits for its daemon to answer.
+const STARTUP_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Runs the demo and returns what it shows, or why it failed.
 pub async fn run() -> anyhow::Result<String> {
@@ -26,56 +36,220 @@ pub async fn run() -> anyhow::Result<String> {
         .await
         .context("could not bind a loopback port for the simulated org")?;
     let sim = SimServer::start(Scenario::demo(), listener).await?;
-    let result = run_against(&sim).await;
+    let work = WorkDir::create()?;
+    let result = run_against(&sim, work.path()).await;
     sim.shutdown().await;
+    drop(work);
     result
 }
 
-async fn run_against(sim: &crate::sim::SimHandle) -> anyhow::Result<String> {
-    let before = sim.snapshot();
-    let client = OrgClient::new(ClientSettings {
-        org: DEMO_ORG.to_owned(),
-        login_url: sim.base_url(),
+/// A private temporary directory for the demo's state and socket, removed on drop.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn create() -> anyhow::Result<WorkDir> {
+        let path = std::env::temp_dir().join(format!("pauseplay-demo-{}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .with_context(|| format!("could not create {}", path.display()))?;
+        Ok(WorkDir(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn demo_config(sim: &SimHandle, dir: &Path) -> Config {
+    let org = OrgConfig {
+        name: DEMO_ORG.to_owned(),
+        url: sim.base_url(),
         client_id: sim.client_id().to_owned(),
         client_secret: SecretString::from(sim.client_secret().to_owned()),
+        secret_source: SecretSource::BuiltIn,
         api_version: ApiVersion::DEFAULT,
-        request_timeout: REQUEST_TIMEOUT,
-        retry: RetryPolicy::default(),
-    })?;
-    let identity = client.identity().await?;
-    let scope = Scope::new(
-        Kind::ALL.into_iter().collect::<BTreeSet<_>>(),
-        None,
-        Vec::new(),
-        false,
-    );
-    let discovery = discover(&client, &scope).await?;
+        kinds: Kind::ALL.into_iter().collect::<BTreeSet<_>>(),
+        objects: None,
+        exclude: Vec::new(),
+        include_managed: false,
+        trigger_test_level: TriggerTestLevel::default(),
+        trigger_tests: Vec::new(),
+    };
+    Config {
+        path: PathBuf::from("(built-in demo configuration)"),
+        daemon: DaemonConfig {
+            state_dir: dir.join("state"),
+            socket: dir.join("control.sock"),
+            socket_group: None,
+            lead_time: DaemonConfig::DEFAULT_LEAD_TIME,
+            min_remaining: DaemonConfig::DEFAULT_MIN_REMAINING,
+            manual_pause_default: DaemonConfig::DEFAULT_MANUAL_PAUSE,
+            manual_pause_max: DaemonConfig::DEFAULT_MANUAL_PAUSE_MAX,
+            log_format: LogFormat::Text,
+        },
+        orgs: BTreeMap::from([(DEMO_ORG.to_owned(), org)]),
+    }
+}
+
+async fn run_against(sim: &SimHandle, dir: &Path) -> anyhow::Result<String> {
+    let before = sim.snapshot();
+    let config = demo_config(sim, dir);
+    let mut out = String::new();
+    let _ = writeln!(out, "pauseplay demo: simulated org at {}\n", sim.base_url());
+
+    // 1. The plan, read-only.
+    let org_config = &config.orgs[DEMO_ORG];
+    let planner = OrgClient::new(client_settings(org_config))?;
+    let discovery = discover(&planner, &Scope::from_org(org_config)).await?;
     let plan = OrgPlan {
         org: DEMO_ORG,
-        api_version: ApiVersion::DEFAULT,
+        api_version: org_config.api_version,
         discovery: &discovery,
     };
-
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "pauseplay demo: simulated org at {} (run-as user {})\n",
-        sim.base_url(),
-        identity.user_id
-    );
     out.push_str(&render_text(&plan));
-    ensure!(
-        plan.pause_count() > 0,
-        "the demo org should have automations to pause, but discovery found none"
-    );
+    ensure!(plan.pause_count() > 0, "the demo org has nothing to pause");
     ensure!(
         sim.snapshot() == before,
-        "planning changed the simulated org; planning must be read-only"
+        "planning changed the simulated org"
+    );
+
+    // 2. The daemon, as systemd would run it, on a private socket.
+    let socket = config.daemon.socket.clone();
+    let shutdown = CancellationToken::new();
+    let daemon = tokio::spawn(crate::daemon::run(config, shutdown.clone()));
+    let operated = operate(&socket, &mut out).await;
+    shutdown.cancel();
+    let stopped = daemon
+        .await
+        .context("the demo daemon stopped unexpectedly")?;
+    operated?;
+    stopped?;
+
+    // 3. The check.
+    ensure!(
+        sim.snapshot() == before,
+        "the simulated org does not match its state before the pause"
     );
     let _ = writeln!(
         out,
-        "\nThe plan was read-only: the simulated org is exactly as it was ({} API calls).",
-        client.api_calls()
+        "\nThe simulated org is exactly as it was before the pause (flows with their versions, \
+         rules with their definitions)."
     );
     Ok(out)
+}
+
+/// Pause, status and resume through the control socket, as an operator would.
+async fn operate(socket: &Path, out: &mut String) -> anyhow::Result<()> {
+    let mut client = connect(socket).await?;
+    let _ = writeln!(
+        out,
+        "\n$ pauseplay pause now --org demo --for 10m --reason demo"
+    );
+    let pause = client
+        .request(
+            Request::PauseNow {
+                orgs: vec![DEMO_ORG.to_owned()],
+                duration_secs: Some(600),
+                reason: Some("demo".to_owned()),
+            },
+            |event| progress_line(out, &event),
+        )
+        .await?;
+    let ResultBody::Pause { holds, orgs } = pause else {
+        bail!("the daemon answered the pause with `{}`", pause.kind());
+    };
+    for hold in &holds {
+        let _ = writeln!(
+            out,
+            "hold #{} on org `{}` until {}",
+            hold.id, hold.org, hold.expires_at
+        );
+    }
+    outcome_lines(out, &orgs)?;
+
+    let _ = writeln!(out, "\n$ pauseplay status");
+    if let ResultBody::Status(status) = client.request(Request::Status {}, |_| {}).await? {
+        for org in &status.orgs {
+            let _ = writeln!(
+                out,
+                "org `{}`: {} paused, {} pausing, {} restoring, {} failed, {} conflict",
+                org.org, org.paused, org.pausing, org.restoring, org.failed, org.conflict
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\n$ pauseplay resume --org demo");
+    let resume = client
+        .request(
+            Request::Resume {
+                orgs: vec![DEMO_ORG.to_owned()],
+                hold: None,
+            },
+            |event| progress_line(out, &event),
+        )
+        .await?;
+    let ResultBody::Resume { orgs, .. } = resume else {
+        bail!("the daemon answered the resume with `{}`", resume.kind());
+    };
+    outcome_lines(out, &orgs)
+}
+
+/// Connects to the daemon, waiting (with a deadline) for it to open its socket.
+async fn connect(socket: &Path) -> anyhow::Result<ControlClient> {
+    let started = Instant::now();
+    loop {
+        match ControlClient::connect(socket).await {
+            Ok(client) => return Ok(client),
+            Err(error) if error.is_unreachable() && started.elapsed() < STARTUP_DEADLINE => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+fn progress_line(out: &mut String, event: &Event) {
+    if let Event::Progress {
+        org,
+        phase,
+        done,
+        total,
+    } = event
+        && *total > 0
+    {
+        let _ = writeln!(out, "  org `{org}`: {phase:?} {done}/{total}");
+    }
+}
+
+fn outcome_lines(out: &mut String, orgs: &[OrgOutcome]) -> anyhow::Result<()> {
+    for org in orgs {
+        let _ = writeln!(
+            out,
+            "org `{}`: {} paused, {} restored, {} skipped, {} failed, {} conflicts",
+            org.org,
+            org.paused,
+            org.restored,
+            org.skipped,
+            org.failed.len(),
+            org.conflicts.len()
+        );
+        if let Some(error) = &org.error {
+            bail!("org `{}` stopped: {error}", org.org);
+        }
+        ensure!(
+            org.failed.is_empty() && org.conflicts.is_empty(),
+            "org `{}` has failures or conflicts: {:?} {:?}",
+            org.org,
+            org.failed,
+            org.conflicts
+        );
+    }
+    Ok(())
 }

@@ -24,6 +24,8 @@ pub enum SecretSource {
     Env(String),
     /// `credential = "NAME"`, read from `$CREDENTIALS_DIRECTORY/NAME`.
     Credential { name: String, path: PathBuf },
+    /// Built into pauseplay: the simulated org of `pauseplay demo`, never a real org.
+    BuiltIn,
 }
 
 impl fmt::Display for SecretSource {
@@ -34,6 +36,7 @@ impl fmt::Display for SecretSource {
             SecretSource::Credential { name, path } => {
                 write!(f, "systemd credential {name} ({})", path.display())
             }
+            SecretSource::BuiltIn => f.write_str("the built-in simulated org"),
         }
     }
 }

@@ -1,0 +1,278 @@
+//! The daemon as an operator runs it: the real `pauseplay` binary as a daemon process, driven
+//! by the real CLI over the control socket, against the simulated org. Exact restore of a
+//! 400-component org, drift reported through `status`, `history` and the exit code, and
+//! `kill -9` of the daemon in the middle of a pause and of a restore.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pauseplay::sim::{AdminAction, ComponentKind, Scenario, SimHandle};
+use serde_json::Value;
+use tempfile::TempDir;
+
+use common::{mixed_scenario, run_cli, start_sim, write_config};
+
+/// How long a daemon may take to come up or to converge before a test gives up.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// 400 components of the four kinds the engine switches (no triggers).
+fn four_hundred(latency_ms: u64) -> Scenario {
+    Scenario::from_toml_str(&format!(
+        "[org]\nname = \"Crash Org\"\n\n[faults]\nlatency = \"{latency_ms}ms\"\n\n\
+         [generate]\nseed = 42\nflows = 160\nprocess_builders = 40\nvalidation_rules = 140\n\
+         workflow_rules = 60\ntriggers = 0\ncustom_objects = 5\n"
+    ))
+    .expect("scenario")
+}
+
+/// A daemon process on a config; killed when dropped.
+struct DaemonProcess {
+    child: Child,
+}
+
+impl DaemonProcess {
+    /// Starts `pauseplay daemon` and waits (polling `status` with a deadline) until it answers.
+    async fn start(config: &Path, log: &Path) -> DaemonProcess {
+        let log = std::fs::File::create(log).expect("daemon log");
+        let child = Command::new(env!("CARGO_BIN_EXE_pauseplay"))
+            .args(["--config", config.to_str().expect("utf-8 path"), "daemon"])
+            .env("PAUSEPLAY_LOG", "info")
+            .env_remove("PAUSEPLAY_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the daemon");
+        let daemon = DaemonProcess { child };
+        let started = Instant::now();
+        loop {
+            let (code, _, _) = cli(config, &["status"]).await;
+            if code == 0 {
+                return daemon;
+            }
+            assert!(started.elapsed() < DEADLINE, "the daemon did not come up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+async fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec![
+        "--config".to_owned(),
+        config.to_str().expect("utf-8 path").to_owned(),
+    ];
+    all.extend(args.iter().map(|arg| (*arg).to_owned()));
+    run_cli(all).await
+}
+
+async fn status(config: &Path) -> Value {
+    let (code, stdout, stderr) = cli(config, &["status", "--json"]).await;
+    assert_eq!(code, 0, "status failed: {stderr}");
+    serde_json::from_str(&stdout).expect("status --json is JSON")
+}
+
+/// Polls `status` until the org has no step in flight and `paused` components.
+async fn wait_settled(config: &Path, paused: u64) {
+    let started = Instant::now();
+    loop {
+        let status = status(config).await;
+        let org = &status["orgs"][0];
+        if org["pausing"] == 0 && org["restoring"] == 0 && org["paused"] == paused {
+            return;
+        }
+        assert!(started.elapsed() < DEADLINE, "did not settle: {status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls the sim until at least `count` PATCHes were applied since its counters were reset.
+async fn wait_patches(sim: &SimHandle, count: u64) {
+    let started = Instant::now();
+    while sim.counters().get("sobject_patch").copied().unwrap_or(0) < count {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "only {:?} patches",
+            sim.counters()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+struct Setup {
+    sim: SimHandle,
+    dir: TempDir,
+    config: PathBuf,
+}
+
+impl Setup {
+    async fn new(scenario: Scenario) -> Setup {
+        let sim = start_sim(scenario).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = write_config(dir.path(), &sim, "");
+        Setup { sim, dir, config }
+    }
+
+    fn log(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+#[tokio::test]
+async fn a_pause_and_resume_through_the_daemon_restore_400_components_exactly() {
+    let setup = Setup::new(four_hundred(0)).await;
+    let before = setup.sim.snapshot();
+    let _daemon = DaemonProcess::start(&setup.config, &setup.log("daemon.log")).await;
+
+    let (code, stdout, stderr) = cli(
+        &setup.config,
+        &[
+            "pause", "now", "--org", "sim", "--for", "10m", "--reason", "INC-1",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("hold #1 on org `sim`"), "{stdout}");
+    assert!(stderr.contains("pausing"), "progress is shown: {stderr}");
+    let paused = status(&setup.config).await["orgs"][0]["paused"]
+        .as_u64()
+        .expect("paused count");
+    assert!(
+        paused >= 250,
+        "most of the 400 components are pausable: {paused}"
+    );
+    assert_ne!(setup.sim.snapshot(), before);
+
+    let (code, stdout, stderr) = cli(&setup.config, &["resume", "--org", "sim"]).await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains(&format!("{paused} restored")), "{stdout}");
+    assert_eq!(setup.sim.snapshot(), before, "exact restore");
+    setup.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn drift_during_a_pause_stands_and_is_reported_everywhere() {
+    let setup = Setup::new(mixed_scenario()).await;
+    let _daemon = DaemonProcess::start(&setup.config, &setup.log("daemon.log")).await;
+    let (code, _, stderr) = cli(&setup.config, &["pause", "now", "--reason", "load"]).await;
+    assert_eq!(code, 0, "{stderr}");
+
+    setup
+        .sim
+        .admin(AdminAction::ActivateFlowVersion {
+            flow: "Contact_After_Save".to_owned(),
+            version: 3,
+        })
+        .expect("activate");
+    setup
+        .sim
+        .admin(AdminAction::Delete {
+            kind: ComponentKind::WorkflowRule,
+            name: "Contact.Update_Mailing_Flag".to_owned(),
+        })
+        .expect("delete");
+
+    let (code, stdout, stderr) = cli(&setup.config, &["resume"]).await;
+    assert_eq!(code, 1, "conflicts make the exit code 1: {stdout}");
+    assert!(
+        stdout.contains("conflict flow Contact_After_Save"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("conflict workflow_rule Contact.Update_Mailing_Flag"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("not every component"), "{stderr}");
+
+    assert_eq!(status(&setup.config).await["orgs"][0]["conflict"], 2);
+    let (code, history, _) = cli(&setup.config, &["history", "--json"]).await;
+    assert_eq!(code, 0);
+    let history: Value = serde_json::from_str(&history).expect("history --json");
+    let resume = &history["entries"][0];
+    assert_eq!(resume["action"], "resume");
+    assert_eq!(
+        resume["detail"]["outcome"]["conflicts"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(history["entries"][1]["actor_name"], "root");
+    setup.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn kill_9_in_the_middle_of_a_pause_or_a_restore_ends_exact() {
+    // Crash points: after this many PATCHes have reached the org (a composite carries 25).
+    for (phase, after) in [
+        ("pause", 1),
+        ("pause", 60),
+        ("pause", 180),
+        ("restore", 1),
+        ("restore", 120),
+    ] {
+        let setup = Setup::new(four_hundred(15)).await;
+        let before = setup.sim.snapshot();
+        let mut daemon = DaemonProcess::start(&setup.config, &setup.log("daemon-1.log")).await;
+
+        if phase == "restore" {
+            let (code, _, stderr) = cli(&setup.config, &["pause", "now", "--for", "1h"]).await;
+            assert_eq!(code, 0, "{stderr}");
+        }
+        setup.sim.reset_counters();
+        let config = setup.config.clone();
+        let request = tokio::spawn(async move {
+            match phase {
+                "pause" => cli(&config, &["pause", "now", "--for", "1h"]).await,
+                _ => cli(&config, &["resume"]).await,
+            }
+        });
+        wait_patches(&setup.sim, after).await;
+        daemon.kill9();
+        let (code, _, _) = request.await.expect("the CLI finished");
+        assert_ne!(code, 0, "{phase} at {after}: the CLI saw the daemon die");
+
+        // Restart: the daemon finishes what the journal says was under way.
+        let daemon = DaemonProcess::start(&setup.config, &setup.log("daemon-2.log")).await;
+        if phase == "pause" {
+            let expected = expected_paused(&setup).await;
+            wait_settled(&setup.config, expected).await;
+            let (code, _, stderr) = cli(&setup.config, &["resume"]).await;
+            assert_eq!(code, 0, "{phase} at {after}: {stderr}");
+        } else {
+            wait_settled(&setup.config, 0).await;
+        }
+        assert_eq!(
+            setup.sim.snapshot(),
+            before,
+            "{phase} killed after {after} patches: the org ends exactly as it was"
+        );
+        drop(daemon);
+        setup.sim.shutdown().await;
+    }
+}
+
+/// How many components a complete pause of the crash org pauses, measured on a fresh org.
+async fn expected_paused(_setup: &Setup) -> u64 {
+    let reference = Setup::new(four_hundred(0)).await;
+    let _daemon = DaemonProcess::start(&reference.config, &reference.log("daemon.log")).await;
+    let (code, _, stderr) = cli(&reference.config, &["pause", "now"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let paused = status(&reference.config).await["orgs"][0]["paused"]
+        .as_u64()
+        .expect("paused");
+    reference.sim.shutdown().await;
+    paused
+}
