@@ -184,6 +184,15 @@ async fn drift_during_a_pause_stands_and_is_reported_everywhere() {
             name: "Contact.Update_Mailing_Flag".to_owned(),
         })
         .expect("delete");
+    setup
+        .sim
+        .admin(AdminAction::EditValidationRule {
+            full_name: "Account.Require_Phone".to_owned(),
+            formula: Some("ISBLANK(Phone) && ISBLANK(Fax)".to_owned()),
+            message: None,
+            description: None,
+        })
+        .expect("edit");
 
     let (code, stdout, stderr) = cli(&setup.config, &["resume"]).await;
     assert_eq!(code, 1, "conflicts make the exit code 1: {stdout}");
@@ -198,6 +207,20 @@ async fn drift_during_a_pause_stands_and_is_reported_everywhere() {
     assert!(stderr.contains("not every component"), "{stderr}");
 
     assert_eq!(status(&setup.config).await["orgs"][0]["conflict"], 2);
+    let after = setup.sim.snapshot();
+    let rule = after["validation_rules"]
+        .as_array()
+        .and_then(|rules| {
+            rules
+                .iter()
+                .find(|r| r["full_name"] == "Account.Require_Phone")
+        })
+        .expect("the edited rule");
+    assert_eq!(rule["active"], true, "the edited rule is active again");
+    assert_eq!(
+        rule["metadata"]["errorConditionFormula"],
+        "ISBLANK(Phone) && ISBLANK(Fax)"
+    );
     let (code, history, _) = cli(&setup.config, &["history", "--json"]).await;
     assert_eq!(code, 0);
     let history: Value = serde_json::from_str(&history).expect("history --json");
@@ -275,4 +298,135 @@ async fn expected_paused(_setup: &Setup) -> u64 {
         .expect("paused");
     reference.sim.shutdown().await;
     paused
+}
+
+#[tokio::test]
+async fn overlapping_manual_holds_restore_only_after_the_second_is_released() {
+    let setup = Setup::new(mixed_scenario()).await;
+    let before = setup.sim.snapshot();
+    let _daemon = DaemonProcess::start(&setup.config, &setup.log("daemon.log")).await;
+    for reason in ["first", "second"] {
+        let (code, _, stderr) = cli(&setup.config, &["pause", "now", "--reason", reason]).await;
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let paused = setup.sim.snapshot();
+    assert_eq!(
+        status(&setup.config).await["holds"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    let (code, stdout, _) = cli(&setup.config, &["resume", "--hold", "1"]).await;
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("0 restored"),
+        "the second hold still covers everything: {stdout}"
+    );
+    assert_eq!(setup.sim.snapshot(), paused);
+
+    let (code, stdout, _) = cli(&setup.config, &["resume", "--hold", "2"]).await;
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(setup.sim.snapshot(), before);
+    setup.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_orgs_are_paused_and_restored_together() {
+    let setup = Setup::new(mixed_scenario()).await;
+    let second = start_sim(four_hundred(0)).await;
+    let secret = setup.dir.path().join("second.secret");
+    std::fs::write(&secret, second.client_secret()).expect("secret");
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    let mut config = std::fs::read_to_string(&setup.config).expect("config");
+    config.push_str(&format!(
+        "\n[orgs.second]\nurl = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"{}\"\n",
+        second.base_url(),
+        second.client_id(),
+        secret.display()
+    ));
+    std::fs::write(&setup.config, config).expect("config");
+    let before = (setup.sim.snapshot(), second.snapshot());
+    let _daemon = DaemonProcess::start(&setup.config, &setup.log("daemon.log")).await;
+
+    let (code, stdout, stderr) = cli(&setup.config, &["pause", "now"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("org `second`") && stdout.contains("org `sim`"),
+        "{stdout}"
+    );
+    assert_ne!(second.snapshot(), before.1);
+    let (code, _, stderr) = cli(&setup.config, &["resume"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!((setup.sim.snapshot(), second.snapshot()), before);
+    second.shutdown().await;
+    setup.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn token_expiry_every_25_requests_and_10_percent_faults_still_end_exact() {
+    let mut scenario = four_hundred(0);
+    scenario.faults.seed = 11;
+    scenario.faults.token_requests = 25;
+    scenario.faults.transient_error_rate = 0.10;
+    let setup = Setup::new(scenario).await;
+    let before = setup.sim.snapshot();
+    let _daemon = DaemonProcess::start(&setup.config, &setup.log("daemon.log")).await;
+    let (code, stdout, stderr) = cli(&setup.config, &["pause", "now"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (code, stdout, stderr) = cli(&setup.config, &["resume"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(setup.sim.snapshot(), before);
+    let counters = setup.sim.counters();
+    // One token per 25 requests: the daemon re-minted each time one expired.
+    let requests = counters.get("api_requests").copied().unwrap_or(0);
+    assert!(requests > 50, "{counters:?}");
+    assert!(
+        counters.get("token").copied().unwrap_or(0) > requests / 25,
+        "{counters:?}"
+    );
+    assert!(
+        counters.get("faults_injected").copied().unwrap_or(0) > 3,
+        "{counters:?}"
+    );
+    setup.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_manual_hold_is_restored_without_any_command() {
+    let setup = Setup::new(mixed_scenario()).await;
+    let before = setup.sim.snapshot();
+    let _daemon = DaemonProcess::start(&setup.config, &setup.log("daemon.log")).await;
+    let (code, _, stderr) = cli(&setup.config, &["pause", "now", "--for", "2s"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    // Nothing else is asked of the daemon: it restores when the hold runs out.
+    let started = Instant::now();
+    while setup.sim.snapshot() != before {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "not restored after the hold expired"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, history, _) = cli(&setup.config, &["history", "--json"]).await;
+    let history: Value = serde_json::from_str(&history).expect("history --json");
+    let actions: Vec<&str> = history["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|entry| entry["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"hold_expired"), "{actions:?}");
+    setup.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn commands_without_a_daemon_say_so_and_exit_3() {
+    let setup = Setup::new(mixed_scenario()).await;
+    let (code, _, stderr) = cli(&setup.config, &["status"]).await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("cannot reach the daemon at"), "{stderr}");
+    assert!(stderr.contains("systemctl status pauseplay"), "{stderr}");
+    setup.sim.shutdown().await;
 }

@@ -499,3 +499,96 @@ async fn two_orgs_are_paused_in_parallel() {
     first.shutdown().await;
     second.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_refused_restore_stays_visible_and_is_retried_with_backoff_until_it_succeeds() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let engine = engine_for("sim", &sim, &store).await;
+    // A flow paused by us whose saved version (3) the org does not have (it has v1 and v2):
+    // Salesforce refuses to activate it.
+    let legacy = {
+        let client = client(settings(
+            "sim",
+            &sim.base_url(),
+            sim.client_id(),
+            sim.client_secret(),
+        ));
+        pauseplay::automation::discover(&client, &switched_scope())
+            .await
+            .expect("discovery")
+            .components
+            .into_iter()
+            .find(|c| c.api_name == "Account_Legacy_Sync")
+            .expect("flow")
+    };
+    let key = ComponentKey {
+        org: "sim".to_owned(),
+        kind: Kind::Flow,
+        sf_id: legacy.id.clone(),
+    };
+    store
+        .record_pausing(
+            &[NewJournalEntry {
+                key: key.clone(),
+                api_name: legacy.api_name.clone(),
+                object: legacy.object.clone(),
+                prior_state: json!({"type": "flow", "active_version": 3}),
+                set_state: json!({"type": "flow", "active_version": null}),
+            }],
+            now(),
+        )
+        .await
+        .expect("journal");
+
+    let outcome = converge(&engine, now()).await;
+    assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.failed[0].api_name, "Account_Legacy_Sync");
+    assert!(
+        outcome.failed[0]
+            .message
+            .contains("FIELD_INTEGRITY_EXCEPTION"),
+        "{outcome:?}"
+    );
+    let row = store.journal_entry(&key).await.expect("read").expect("row");
+    assert_eq!(
+        row.step,
+        Step::Restoring,
+        "a failed restore is never given up"
+    );
+    assert!(row.last_error.is_some());
+    assert_eq!(row.attempts, 1);
+    // `status` counts it as failed, not as progress.
+    let config = pauseplay::config::Config::load(&common::write_config(dir.path(), &sim, ""))
+        .expect("config");
+    let service = pauseplay::daemon::service::Service::new(config, store.clone()).expect("service");
+    let status = service.status(now()).await.expect("status");
+    assert_eq!(status.orgs["sim"].failed, 1);
+    assert_eq!(status.orgs["sim"].restoring, 0);
+
+    // Too soon for another attempt: no call is made.
+    let calls = engine.client().api_calls();
+    converge(&engine, later(0)).await;
+    assert_eq!(
+        engine.client().api_calls(),
+        calls,
+        "backoff: not retried at once"
+    );
+
+    // An admin saves version 3; the next attempt after the backoff succeeds.
+    sim.admin(AdminAction::AddFlowVersion {
+        flow: "Account_Legacy_Sync".to_owned(),
+        status: pauseplay::sim::FlowStatus::Draft,
+    })
+    .expect("add version");
+    let outcome = converge(&engine, later(1)).await;
+    assert_eq!(outcome.restored, 1, "{outcome:?}");
+    let row = store.journal_entry(&key).await.expect("read").expect("row");
+    assert_eq!(row.step, Step::Restored);
+    assert_eq!(
+        flow(&sim.snapshot(), "Account_Legacy_Sync")["active_version"],
+        3
+    );
+    sim.shutdown().await;
+}

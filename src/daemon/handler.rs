@@ -13,7 +13,7 @@ use crate::control::protocol::{
 };
 use crate::control::{ControlError, EventSink, Handler, HandlerFuture, Peer};
 use crate::engine::{Issue, Phase, Progress};
-use crate::store::{Actor, HistoryEntry, Hold, HoldId, HoldSource, Step};
+use crate::store::{Actor, HistoryEntry, Hold, HoldId, HoldSource};
 
 /// How many history entries `history` returns when the client does not say, and at most.
 const HISTORY_DEFAULT: u32 = 50;
@@ -76,25 +76,16 @@ impl DaemonHandler {
             }
             Request::Status {} => {
                 let status = service.status(now).await.map_err(control_error)?;
-                let count = |org: &str, step: Step| {
-                    status
-                        .steps
-                        .get(org)
-                        .and_then(|steps| steps.get(&step))
-                        .copied()
-                        .unwrap_or(0)
-                };
-                let orgs = service
-                    .config()
+                let orgs = status
                     .orgs
-                    .keys()
-                    .map(|org| OrgStatusView {
+                    .iter()
+                    .map(|(org, counts)| OrgStatusView {
                         org: org.clone(),
-                        paused: count(org, Step::Paused),
-                        pausing: count(org, Step::Pausing),
-                        restoring: count(org, Step::Restoring),
-                        failed: count(org, Step::Failed),
-                        conflict: count(org, Step::Conflict),
+                        paused: counts.paused,
+                        pausing: counts.pausing,
+                        restoring: counts.restoring,
+                        failed: counts.failed,
+                        conflict: counts.conflict,
                     })
                     .collect();
                 Ok(ResultBody::Status(StatusView {

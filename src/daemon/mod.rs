@@ -1,9 +1,10 @@
 //! The daemon (`pauseplay daemon`): its operations ([`service`]), the control socket's
 //! [`handler`], and [`run`], which owns the tasks and the one shutdown path.
 //!
-//! Tasks: the control server (which tracks a task per connection) and the reconcile loop. Both
-//! are spawned into one `JoinSet`, both stop when the shutdown token is cancelled, and `run`
-//! waits for both before closing the store. A converge in flight when shutdown comes is given
+//! Tasks: the control server (which tracks a task per connection), the reconcile loop and a
+//! small task that tells systemd the service is stopping. All are spawned into one `JoinSet`,
+//! all stop when the shutdown token is cancelled, and `run` waits for every one before closing
+//! the store. A converge in flight when shutdown comes is given
 //! [`SHUTDOWN_GRACE`] to finish its writes; if it is cut short, the journal has every step it
 //! started and the next start finishes it.
 
@@ -47,6 +48,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     .with_context(|| format!("opening the control socket {}", socket.display()))?;
     let service = Arc::new(Service::new(config, store.clone())?);
     info!(socket = %socket.display(), state = %store.path().display(), "pauseplay daemon started");
+    // The state is open and the socket bound: commands can be served. (A no-op outside
+    // systemd, where NOTIFY_SOCKET is unset.)
+    notify(&[sd_notify::NotifyState::Ready]);
 
     let mut tasks = JoinSet::new();
     tasks.spawn(reconcile_loop(Arc::clone(&service), shutdown.clone()));
@@ -54,6 +58,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         Arc::new(DaemonHandler::new(Arc::clone(&service))),
         shutdown.clone(),
     ));
+    {
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            shutdown.cancelled().await;
+            notify(&[sd_notify::NotifyState::Stopping]);
+        });
+    }
     while let Some(joined) = tasks.join_next().await {
         if let Err(error) = joined {
             warn!(error = %error, "a daemon task stopped unexpectedly; shutting down");
@@ -63,6 +74,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     store.close().await;
     info!("pauseplay daemon stopped");
     Ok(())
+}
+
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(error) = sd_notify::notify(state) {
+        warn!(error = %error, "could not notify systemd");
+    }
 }
 
 /// Reconciles at start (finishing whatever a crash interrupted) and then every [`TICK`].
@@ -79,9 +96,31 @@ async fn reconcile_loop(service: Arc<Service>, shutdown: CancellationToken) {
                 return;
             }
         }
+        let wait = until_next_pass(&service).await;
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(TICK) => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// The wait before the next reconcile: [`TICK`], or less when a hold expires sooner. Capped
+/// by the tick so that a clock change or a suspend is caught up within one tick.
+async fn until_next_pass(service: &Service) -> Duration {
+    let now = Timestamp::now();
+    match service.next_expiry(now).await {
+        Ok(Some(expiry)) => {
+            let until = now
+                .duration_until(expiry)
+                .try_into()
+                .unwrap_or(Duration::ZERO);
+            // A moment past the expiry, so the hold is expired when the pass reads it.
+            until.saturating_add(Duration::from_millis(50)).min(TICK)
+        }
+        Ok(None) => TICK,
+        Err(error) => {
+            warn!(error = %error, "could not read the next hold expiry");
+            TICK
         }
     }
 }

@@ -64,11 +64,22 @@ pub struct ResumeReport {
     pub orgs: Vec<OrgReport>,
 }
 
-/// Holds in force and journal steps per org.
+/// Holds in force and component counts per org.
 #[derive(Debug)]
 pub struct StatusReport {
     pub holds: Vec<Hold>,
-    pub steps: BTreeMap<String, BTreeMap<Step, u64>>,
+    pub orgs: BTreeMap<String, StateCounts>,
+}
+
+/// How many components of an org are in each state. A step whose last write failed counts as
+/// `failed` until it succeeds: a restore that keeps failing must never look like progress.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub paused: u64,
+    pub pausing: u64,
+    pub restoring: u64,
+    pub failed: u64,
+    pub conflict: u64,
 }
 
 /// The daemon's operations over its orgs.
@@ -248,10 +259,39 @@ impl Service {
     }
 
     pub async fn status(&self, now: Timestamp) -> Result<StatusReport, ServiceError> {
+        let mut orgs = BTreeMap::new();
+        for org in self.engines.keys() {
+            let mut counts = StateCounts::default();
+            for entry in self.store.journal(org).await? {
+                let erring = entry.last_error.is_some();
+                match entry.step {
+                    Step::Paused => counts.paused += 1,
+                    Step::Pausing | Step::Restoring if erring => counts.failed += 1,
+                    Step::Pausing => counts.pausing += 1,
+                    Step::Restoring => counts.restoring += 1,
+                    Step::Failed => counts.failed += 1,
+                    Step::Conflict => counts.conflict += 1,
+                    Step::Restored => {}
+                }
+            }
+            orgs.insert(org.clone(), counts);
+        }
         Ok(StatusReport {
             holds: self.store.active_holds(now).await?,
-            steps: self.store.step_counts().await?,
+            orgs,
         })
+    }
+
+    /// When the next hold in force expires, if any: the reconcile loop wakes then, so an
+    /// expired pause is restored at once rather than on the next tick.
+    pub async fn next_expiry(&self, now: Timestamp) -> Result<Option<Timestamp>, ServiceError> {
+        Ok(self
+            .store
+            .active_holds(now)
+            .await?
+            .iter()
+            .map(|hold| hold.expires_at)
+            .min())
     }
 
     pub async fn history(
