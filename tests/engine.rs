@@ -16,7 +16,7 @@ use pauseplay::store::{
 };
 use serde_json::{Value, json};
 
-use common::{client, mixed_scenario, repo_path, settings, start_sim};
+use common::{client, mixed_scenario, repo_path, settings, sim_client, start_sim};
 
 fn now() -> Timestamp {
     // A fixed clock: the engine takes time as a parameter.
@@ -306,6 +306,28 @@ async fn changes_made_during_the_pause_stand_and_are_reported_as_conflicts() {
     sim.shutdown().await;
 }
 
+/// What a crash right after the journal write of a pause leaves: the row in `Pausing`, the
+/// org untouched.
+async fn journal_interrupted_pause(store: &Store, flow: &pauseplay::automation::Component) {
+    store
+        .record_pausing(
+            &[NewJournalEntry {
+                key: ComponentKey {
+                    org: "mixed".to_owned(),
+                    kind: Kind::Flow,
+                    sf_id: flow.id.clone(),
+                },
+                api_name: flow.api_name.clone(),
+                object: flow.object.clone(),
+                prior_state: json!({"type": "flow", "active_version": 2}),
+                set_state: json!({"type": "flow", "active_version": null}),
+            }],
+            now(),
+        )
+        .await
+        .expect("journal");
+}
+
 #[tokio::test]
 async fn rows_left_mid_step_by_a_crash_are_settled_from_the_remote_state() {
     let sim = start_sim(mixed_scenario()).await;
@@ -313,12 +335,7 @@ async fn rows_left_mid_step_by_a_crash_are_settled_from_the_remote_state() {
     let store = store(dir.path()).await;
     let before = sim.snapshot();
     let contact_flow = {
-        let client = client(settings(
-            "mixed",
-            &sim.base_url(),
-            sim.client_id(),
-            sim.client_secret(),
-        ));
+        let client = sim_client("mixed", &sim);
         let discovery = pauseplay::automation::discover(&client, &switched_scope())
             .await
             .expect("discovery");
@@ -329,23 +346,7 @@ async fn rows_left_mid_step_by_a_crash_are_settled_from_the_remote_state() {
             .expect("flow")
     };
     // A crash right after the journal write, before any remote change.
-    store
-        .record_pausing(
-            &[NewJournalEntry {
-                key: ComponentKey {
-                    org: "mixed".to_owned(),
-                    kind: Kind::Flow,
-                    sf_id: contact_flow.id.clone(),
-                },
-                api_name: contact_flow.api_name.clone(),
-                object: contact_flow.object.clone(),
-                prior_state: json!({"type": "flow", "active_version": 2}),
-                set_state: json!({"type": "flow", "active_version": null}),
-            }],
-            now(),
-        )
-        .await
-        .expect("journal");
+    journal_interrupted_pause(&store, &contact_flow).await;
 
     // No hold: the interrupted pause is not wanted any more, and nothing was changed.
     let engine = engine_for("mixed", &sim, &store).await;
@@ -357,23 +358,7 @@ async fn rows_left_mid_step_by_a_crash_are_settled_from_the_remote_state() {
     assert_eq!(sim.snapshot(), before);
 
     // With a hold, the same interrupted step is finished instead.
-    store
-        .record_pausing(
-            &[NewJournalEntry {
-                key: ComponentKey {
-                    org: "mixed".to_owned(),
-                    kind: Kind::Flow,
-                    sf_id: contact_flow.id.clone(),
-                },
-                api_name: contact_flow.api_name.clone(),
-                object: contact_flow.object.clone(),
-                prior_state: json!({"type": "flow", "active_version": 2}),
-                set_state: json!({"type": "flow", "active_version": null}),
-            }],
-            now(),
-        )
-        .await
-        .expect("journal");
+    journal_interrupted_pause(&store, &contact_flow).await;
     let hold = manual_hold(
         &store,
         "mixed",
@@ -509,12 +494,7 @@ async fn a_refused_restore_stays_visible_and_is_retried_with_backoff_until_it_su
     // A flow paused by us whose saved version (3) the org does not have (it has v1 and v2):
     // Salesforce refuses to activate it.
     let legacy = {
-        let client = client(settings(
-            "sim",
-            &sim.base_url(),
-            sim.client_id(),
-            sim.client_secret(),
-        ));
+        let client = sim_client("sim", &sim);
         pauseplay::automation::discover(&client, &switched_scope())
             .await
             .expect("discovery")

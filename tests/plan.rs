@@ -10,7 +10,7 @@ use pauseplay::automation::{Component, Discovery, Kind, ObservedState, Scope, di
 use pauseplay::salesforce::OrgClient;
 use pauseplay::sim::{Scenario, SimHandle};
 
-use common::{client, mixed_scenario, repo_path, settings, start_sim};
+use common::{mixed_scenario, repo_path, sim_client, start_sim};
 
 fn all_kinds() -> BTreeSet<Kind> {
     Kind::ALL.into_iter().collect()
@@ -29,12 +29,7 @@ fn scope(objects: Option<&[&str]>, exclude: &[&str], include_managed: bool) -> S
 }
 
 fn client_for(sim: &SimHandle) -> OrgClient {
-    client(settings(
-        "sim",
-        &sim.base_url(),
-        sim.client_id(),
-        sim.client_secret(),
-    ))
+    sim_client("sim", sim)
 }
 
 /// (kind, action or skip reason) -> count.

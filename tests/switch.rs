@@ -11,7 +11,7 @@ use pauseplay::automation::{Component, Kind, Scope, discover};
 use pauseplay::salesforce::OrgClient;
 use pauseplay::sim::{AdminAction, ComponentKind, SimHandle};
 
-use common::{client, mixed_scenario, settings, start_sim};
+use common::{mixed_scenario, sim_client, start_sim};
 
 const SWITCHED: [Kind; 4] = [
     Kind::Flow,
@@ -21,12 +21,7 @@ const SWITCHED: [Kind; 4] = [
 ];
 
 fn client_for(sim: &SimHandle) -> OrgClient {
-    client(settings(
-        "sim",
-        &sim.base_url(),
-        sim.client_id(),
-        sim.client_secret(),
-    ))
+    sim_client("sim", sim)
 }
 
 async fn pause_candidates(client: &OrgClient, kind: Kind) -> Vec<Component> {

@@ -53,6 +53,16 @@ pub async fn start_sim(scenario: Scenario) -> SimHandle {
         .expect("start the simulated org")
 }
 
+/// A client for the org `sim` serves, named `org`, with fast retries.
+pub fn sim_client(org: &str, sim: &SimHandle) -> OrgClient {
+    client(settings(
+        org,
+        &sim.base_url(),
+        sim.client_id(),
+        sim.client_secret(),
+    ))
+}
+
 /// The mixed demo scenario shipped in `config/sim/mixed.toml`.
 pub fn mixed_scenario() -> Scenario {
     Scenario::load(&repo_path("config/sim/mixed.toml")).expect("mixed scenario loads")
