@@ -572,3 +572,40 @@ async fn a_refused_restore_stays_visible_and_is_retried_with_backoff_until_it_su
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_org_out_of_api_calls_is_reported_once_and_paused_when_calls_return() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let config = pauseplay::config::Config::load(&common::write_config(dir.path(), &sim, ""))
+        .expect("config");
+    let service = pauseplay::daemon::service::Service::new(config, store.clone()).expect("service");
+    sim.admin(AdminAction::SetApiUsage {
+        used: 1000,
+        max: 1000,
+    })
+    .expect("exhaust the daily limit");
+    manual_hold(&store, "sim", whole_org(), 60).await;
+    let quiet: pauseplay::daemon::service::ProgressFn = std::sync::Arc::new(|_| {});
+
+    for minute in 0..3 {
+        let reports = service.reconcile(later(minute), quiet.clone()).await;
+        let error = reports[0].result.as_ref().expect_err("no calls left");
+        assert!(error.to_string().contains("no API calls left"), "{error}");
+    }
+    let history = store.history(Some("sim"), 10).await.expect("history");
+    assert_eq!(
+        history.len(),
+        1,
+        "recorded when it started, not on every tick: {history:?}"
+    );
+    assert_eq!(history[0].action, "reconcile");
+
+    sim.admin(AdminAction::SetApiUsage { used: 0, max: 1000 })
+        .expect("a new day");
+    let reports = service.reconcile(later(4), quiet).await;
+    let outcome = reports[0].result.as_ref().expect("converged");
+    assert_eq!(outcome.paused, 16);
+    sim.shutdown().await;
+}

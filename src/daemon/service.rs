@@ -88,6 +88,10 @@ pub struct Service {
     config: Config,
     store: Store,
     engines: BTreeMap<String, Arc<OrgEngine>>,
+    /// The last converge error per org, so that an org failing on every tick (no API calls
+    /// left, an expired secret) is recorded and logged when the failure starts or changes,
+    /// not every 30 seconds.
+    last_errors: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
 impl Service {
@@ -110,6 +114,7 @@ impl Service {
             config,
             store,
             engines,
+            last_errors: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -330,8 +335,17 @@ impl Service {
         let reports = self.converge_orgs(&orgs, now, progress).await;
         for report in &reports {
             let changed = match &report.result {
-                Ok(outcome) => outcome.paused + outcome.restored > 0 || !outcome.is_clean(),
-                Err(_) => true,
+                Ok(outcome) => {
+                    self.remember_error(&report.org, None);
+                    outcome.paused + outcome.restored > 0 || !outcome.is_clean()
+                }
+                Err(error) => {
+                    let first = self.remember_error(&report.org, Some(error_chain(error)));
+                    if first {
+                        warn!(org = %report.org, error = %error_chain(error), "reconcile failed; retrying on every tick");
+                    }
+                    first
+                }
             };
             if changed {
                 let detail = json!({"outcome": outcome_json(&report.result)});
@@ -351,6 +365,21 @@ impl Service {
             }
         }
         reports
+    }
+
+    /// Records the org's current converge error; true when it is new or different.
+    fn remember_error(&self, org: &str, error: Option<String>) -> bool {
+        let mut last = self
+            .last_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match error {
+            None => {
+                last.remove(org);
+                false
+            }
+            Some(error) => last.insert(org.to_owned(), error.clone()).as_ref() != Some(&error),
+        }
     }
 
     /// Converges `orgs` concurrently (each engine serialises its own writes) and returns the
