@@ -430,3 +430,48 @@ async fn commands_without_a_daemon_say_so_and_exit_3() {
     assert!(stderr.contains("systemctl status pauseplay"), "{stderr}");
     setup.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_daemon_cleanly_and_removes_its_socket() {
+    let setup = Setup::new(mixed_scenario()).await;
+    let mut daemon = DaemonProcess::start(&setup.config, &setup.log("daemon.log")).await;
+    let socket = setup.dir.path().join("pauseplay.sock");
+    assert!(socket.exists());
+    let pid = daemon.child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || daemon.child.wait())
+        .await
+        .expect("wait task")
+        .expect("the daemon exits");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(!socket.exists(), "the socket is removed on shutdown");
+    let log = std::fs::read_to_string(setup.log("daemon.log")).expect("log");
+    assert!(log.contains("pauseplay daemon stopped"), "{log}");
+    setup.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn operators_need_only_the_socket_not_the_orgs_secrets() {
+    let setup = Setup::new(mixed_scenario()).await;
+    let _daemon = DaemonProcess::start(&setup.config, &setup.log("daemon.log")).await;
+    // The operator's copy of the config: same socket, a secret they cannot read.
+    let operator = setup.dir.path().join("operator.toml");
+    std::fs::write(
+        &operator,
+        format!(
+            "[daemon]\nsocket = \"{}\"\n\n[orgs.sim]\nurl = \"{}\"\nclient_id = \"x\"\n\
+             client_secret_file = \"/nonexistent/secret\"\n",
+            setup.dir.path().join("pauseplay.sock").display(),
+            setup.sim.base_url()
+        ),
+    )
+    .expect("operator config");
+    let (code, stdout, stderr) = cli(&operator, &["status"]).await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("org `sim`"), "{stdout}");
+    setup.sim.shutdown().await;
+}

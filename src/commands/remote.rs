@@ -11,7 +11,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::{CommandError, load_config};
+use super::CommandError;
 use crate::control::protocol::{
     Event, HistoryView, HoldView, OrgOutcome, Request, ResultBody, StatusView,
 };
@@ -32,7 +32,7 @@ impl Target {
     fn socket(&self) -> Result<PathBuf, CommandError> {
         match &self.socket {
             Some(socket) => Ok(socket.clone()),
-            None => Ok(load_config(&self.config)?.daemon.socket),
+            None => Ok(crate::config::socket_path(&self.config)?),
         }
     }
 }

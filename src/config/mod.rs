@@ -180,6 +180,35 @@ impl Config {
     }
 }
 
+/// The control socket's path, for the commands that only talk to the daemon (`pause`,
+/// `resume`, `status`, `history`). It reads `daemon.socket` (file, then
+/// `PAUSEPLAY__DAEMON__SOCKET`, then the default) and nothing else: an operator in
+/// `socket_group` may not be able to read the orgs' secrets, and does not need to.
+pub fn socket_path(path: &Path) -> Result<PathBuf, ConfigErrors> {
+    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    if let Some(socket) = env("PAUSEPLAY__DAEMON__SOCKET") {
+        return Ok(PathBuf::from(socket));
+    }
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        ConfigErrors::whole_file(
+            path,
+            format!("{} (or pass --socket PATH)", unreadable(&err)),
+        )
+    })?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|err| ConfigErrors::whole_file(path, not_toml(&text, &err)))?;
+    match table.get("daemon").and_then(|daemon| daemon.get("socket")) {
+        Some(toml::Value::String(socket)) => Ok(PathBuf::from(socket)),
+        Some(_) => Err(ConfigErrors::whole_file(
+            path,
+            "daemon.socket must be a path in quotes".to_owned(),
+        )),
+        None => Ok(DaemonConfig::default_socket(
+            env("RUNTIME_DIRECTORY").as_deref(),
+        )),
+    }
+}
+
 /// The environment layer.
 fn environment(env: &HashMap<String, String>) -> config::Environment {
     config::Environment::with_prefix(ENV_PREFIX)
