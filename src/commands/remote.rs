@@ -343,16 +343,22 @@ impl ProgressDisplay {
                     .bars
                     .entry((org.clone(), phase.clone()))
                     .or_insert_with(|| {
-                        let bar = ProgressBar::new(total);
-                        if let Ok(style) =
-                            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len}")
-                        {
+                        // A phase with no count (discovery) spins; the others fill a bar.
+                        let (bar, template) = if total == 0 {
+                            (ProgressBar::new_spinner(), "{prefix} {spinner}")
+                        } else {
+                            (ProgressBar::new(total), "{prefix} [{bar:30}] {pos}/{len}")
+                        };
+                        if let Ok(style) = ProgressStyle::with_template(template) {
                             bar.set_style(style.progress_chars("=> "));
                         }
                         bar.set_prefix(format!("org `{org}` {phase}"));
                         bar.enable_steady_tick(Duration::from_millis(200));
                         bar
                     });
+                if total == 0 {
+                    return;
+                }
                 bar.set_length(total);
                 bar.set_position(done);
             }
