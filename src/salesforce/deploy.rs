@@ -479,7 +479,8 @@ impl OrgClient {
     /// could start a second one (deploys queue, one at a time). The transient error is
     /// returned as such ([`SfError::is_transient`]) and the caller decides, e.g. by checking
     /// the trigger's status, whether to deploy again. Minting the token is retried, and a 401
-    /// re-mints and sends again, since in both cases nothing was deployed.
+    /// re-mints and sends again, since in both cases nothing was deployed. A 2xx answer
+    /// without a usable id is [`SfError::Decode`]; a deploy may have started then too.
     ///
     /// Production refuses [`TestLevel::NoTestRun`] with 400 `INVALID_OPERATION` ("testLevel of
     /// NoTestRun cannot be used in production organizations"): [`SfError::Api`] with that
@@ -536,7 +537,14 @@ impl OrgClient {
                 "deploy accepted with a status other than 201"
             );
         }
-        debug!(org = self.org(), deploy = %id, triggers = triggers.len(), %status, test_level = level.as_str(), "deploy started");
+        debug!(
+            org = self.org(),
+            deploy = %id,
+            triggers = triggers.len(),
+            %status,
+            test_level = level.as_str(),
+            "deploy started"
+        );
         Ok(DeployId(id))
     }
 
