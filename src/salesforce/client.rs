@@ -64,6 +64,9 @@ pub(crate) struct Call<'a> {
     pub path: String,
     pub query: Vec<(&'static str, String)>,
     pub body: Option<&'a serde_json::Value>,
+    /// A `multipart/form-data` body (instead of `body`), rebuilt from these parts for each
+    /// send because a reqwest form can be sent only once.
+    pub multipart: Option<&'a [FormPart]>,
     /// Sent with the bearer token to `instance_url`; otherwise sent without a token to the
     /// login URL (`GET /services/data`).
     pub authenticated: bool,
@@ -76,6 +79,7 @@ impl<'a> Call<'a> {
             path,
             query: Vec::new(),
             body: None,
+            multipart: None,
             authenticated: true,
         }
     }
@@ -86,6 +90,18 @@ impl<'a> Call<'a> {
             path,
             query: Vec::new(),
             body: Some(body),
+            multipart: None,
+            authenticated: true,
+        }
+    }
+
+    pub fn with_multipart(method: Method, path: String, parts: &'a [FormPart]) -> Self {
+        Call {
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+            multipart: Some(parts),
             authenticated: true,
         }
     }
@@ -93,6 +109,39 @@ impl<'a> Call<'a> {
     pub fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.query.push((name, value.into()));
         self
+    }
+}
+
+/// One part of a `multipart/form-data` body.
+#[derive(Clone)]
+pub(crate) struct FormPart {
+    /// The form field name (`Content-Disposition: form-data; name="…"`).
+    pub name: &'static str,
+    /// The `filename` of a file part.
+    pub file_name: Option<&'static str>,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+impl fmt::Debug for FormPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FormPart")
+            .field("name", &self.name)
+            .field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl FormPart {
+    fn to_part(&self) -> Result<reqwest::multipart::Part, reqwest::Error> {
+        let part =
+            reqwest::multipart::Part::bytes(self.bytes.clone()).mime_str(self.content_type)?;
+        Ok(match self.file_name {
+            Some(file_name) => part.file_name(file_name),
+            None => part,
+        })
     }
 }
 
@@ -294,6 +343,17 @@ impl OrgClient {
         self.retrying(&call.path, || self.attempt(call)).await
     }
 
+    /// Sends `call` once, never retrying a transient failure, for requests that are not safe
+    /// to repeat (a deploy POST). Minting the token is retried first (nothing has been sent
+    /// then), and a 401 still re-mints and sends again: Salesforce refused the request before
+    /// doing anything with it.
+    pub(crate) async fn execute_once(&self, call: &Call<'_>) -> Result<Reply, SfError> {
+        if call.authenticated {
+            self.retrying("identity", || self.session(None)).await?;
+        }
+        self.attempt(call).await
+    }
+
     /// The cached session or a new one. `stale` names a generation that answered 401.
     async fn session(&self, stale: Option<u64>) -> Result<Arc<Session>, SfError> {
         let settings = &self.inner.settings;
@@ -403,6 +463,16 @@ impl OrgClient {
         }
         if let Some(body) = call.body {
             request = request.json(body);
+        }
+        if let Some(parts) = call.multipart {
+            let mut form = reqwest::multipart::Form::new();
+            for part in parts {
+                let built = part
+                    .to_part()
+                    .map_err(|error| transport_error(org, &call.path, &error))?;
+                form = form.part(part.name, built);
+            }
+            request = request.multipart(form);
         }
         trace!(org, method = %call.method, path = %call.path, "sending request");
         let response = request

@@ -225,8 +225,9 @@ fn status_is_transient(status: u16) -> bool {
 impl SfError {
     /// Whether retrying the same request later may succeed.
     ///
-    /// Retrying is safe for every call this client makes: each is a read, or a PATCH that
-    /// sets fields to given values (never a toggle or an increment), or a composite of those.
+    /// The client retries these itself for every call except the deploy POST
+    /// ([`OrgClient::deploy_triggers`](super::OrgClient::deploy_triggers)), which returns
+    /// them: whether that deploy started is unknown.
     pub fn is_transient(&self) -> bool {
         match self {
             SfError::Transport { kind, .. } => *kind != TransportKind::Other,

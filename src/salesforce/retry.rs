@@ -49,8 +49,10 @@ impl OrgClient {
     /// Runs `operation` until it succeeds, fails with an error that is not
     /// [transient](SfError::is_transient), or runs out of attempts.
     ///
-    /// Retrying a whole request is safe for every call this client makes: each is a read, a
+    /// Retrying a whole request is safe for every call made through here: each is a read, a
     /// PATCH that sets fields to given values (never a toggle), or a composite of those. The
+    /// deploy POST is not (a second one would start a second deploy) and is sent once, with
+    /// `execute_once`. The
     /// 401 re-mint happens inside one attempt (see `attempt` in `client.rs`) and yields a
     /// permanent [`SfError::SessionInvalid`] if the new token is refused too, so it can
     /// neither loop nor use up attempts.

@@ -173,6 +173,234 @@ impl VersionInfo {
     }
 }
 
+/// A boolean sent as `true` or as `"true"` (the deployRequest doc example quotes them);
+/// `null` or absent is `false`.
+fn lenient_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    use serde::de::Error;
+    match Option::<serde_json::Value>::deserialize(deserializer)? {
+        None | Some(serde_json::Value::Null) => Ok(false),
+        Some(serde_json::Value::Bool(value)) => Ok(value),
+        Some(serde_json::Value::String(text)) => match text.trim() {
+            t if t.eq_ignore_ascii_case("true") => Ok(true),
+            t if t.eq_ignore_ascii_case("false") || t.is_empty() => Ok(false),
+            other => Err(D::Error::custom(format!(
+                "expected a boolean, got {other:?}"
+            ))),
+        },
+        Some(other) => Err(D::Error::custom(format!("expected a boolean, got {other}"))),
+    }
+}
+
+/// A whole number from a JSON number (`3`, `3.0`) or a string (`"3"`, `"3.0"`).
+fn whole_from_value(value: &serde_json::Value) -> Result<Option<u64>, String> {
+    let from_f64 = |value: f64| {
+        (value.fract() == 0.0 && (0.0..=9.0e15).contains(&value)).then_some(value as u64)
+    };
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Number(number) => number
+            .as_u64()
+            .or_else(|| number.as_f64().and_then(from_f64))
+            .map(Some)
+            .ok_or_else(|| format!("expected a whole number, got {number}")),
+        serde_json::Value::String(text) if text.trim().is_empty() => Ok(None),
+        serde_json::Value::String(text) => {
+            let text = text.trim();
+            text.parse::<u64>()
+                .ok()
+                .or_else(|| text.parse::<f64>().ok().and_then(from_f64))
+                .map(Some)
+                .ok_or_else(|| format!("expected a whole number, got {text:?}"))
+        }
+        other => Err(format!("expected a whole number, got {other}")),
+    }
+}
+
+/// A count sent as a number or a string; `null` or absent is 0.
+fn lenient_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    use serde::de::Error;
+    match Option::<serde_json::Value>::deserialize(deserializer)? {
+        None => Ok(0),
+        Some(value) => Ok(whole_from_value(&value)
+            .map_err(D::Error::custom)?
+            .unwrap_or(0)),
+    }
+}
+
+/// An optional position (line, column) sent as a number, a string or `null`.
+fn lenient_position<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error;
+    match Option::<serde_json::Value>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(value) => whole_from_value(&value)
+            .map_err(D::Error::custom)?
+            .map(|whole| u32::try_from(whole).map_err(|_| D::Error::custom("position too large")))
+            .transpose(),
+    }
+}
+
+/// Text that may arrive as a string, a number or a boolean; `null` or absent is empty.
+fn lenient_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(
+        match Option::<serde_json::Value>::deserialize(deserializer)? {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(text)) => text,
+            Some(other) => other.to_string(),
+        },
+    )
+}
+
+/// Optional text; `null`, absent or empty is `None`.
+fn lenient_optional_text<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let text = lenient_text(deserializer)?;
+    Ok((!text.trim().is_empty()).then_some(text))
+}
+
+/// A list that a SOAP-to-JSON conversion may send as an array, as a single bare object (one
+/// element) or as `null`.
+fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    match Option::<serde_json::Value>::deserialize(deserializer)? {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .map(|item| serde_json::from_value(item).map_err(D::Error::custom))
+            .collect(),
+        Some(one) => Ok(vec![serde_json::from_value(one).map_err(D::Error::custom)?]),
+    }
+}
+
+/// The `json` part of `POST …/metadata/deployRequest`. Field order is the documented
+/// (alphabetical) order.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeployRequestJson<'a> {
+    pub deploy_options: DeployOptionsJson<'a>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeployOptionsJson<'a> {
+    pub allow_missing_files: bool,
+    pub auto_update_package: bool,
+    pub check_only: bool,
+    pub ignore_warnings: bool,
+    pub perform_retrieve: bool,
+    pub purge_on_delete: bool,
+    pub rollback_on_error: bool,
+    /// Only with `RunSpecifiedTests`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_tests: Option<&'a [String]>,
+    pub single_package: bool,
+    pub test_level: &'static str,
+}
+
+/// The 201 body of the deploy POST and the 200 body of a poll: `{"id", "deployResult": …}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeployRequestBody {
+    #[serde(default, deserialize_with = "lenient_optional_text")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub deploy_result: Option<DeployResultBody>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeployResultBody {
+    #[serde(default, deserialize_with = "lenient_optional_text")]
+    pub id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub status: String,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub done: bool,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub success: bool,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub number_tests_completed: u64,
+    #[serde(default, deserialize_with = "lenient_optional_text")]
+    pub error_message: Option<String>,
+    #[serde(default, deserialize_with = "lenient_optional_text")]
+    pub error_status_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_optional_text")]
+    pub state_detail: Option<String>,
+    #[serde(default)]
+    pub details: Option<DeployDetailsBody>,
+    /// Usually `null` here (the results are in `details`); the doc example spells it
+    /// `runTestResults`.
+    #[serde(default, alias = "runTestResults")]
+    pub run_test_result: Option<RunTestResultBody>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeployDetailsBody {
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub component_failures: Vec<ComponentMessageBody>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub component_successes: Vec<ComponentMessageBody>,
+    #[serde(default, alias = "runTestResults")]
+    pub run_test_result: Option<RunTestResultBody>,
+}
+
+/// One `componentFailures` / `componentSuccesses` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ComponentMessageBody {
+    /// Empty for the `package.xml` entry.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub component_type: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub full_name: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub file_name: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub problem: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub problem_type: String,
+    #[serde(default, deserialize_with = "lenient_position")]
+    pub line_number: Option<u32>,
+    #[serde(default, deserialize_with = "lenient_position")]
+    pub column_number: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RunTestResultBody {
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub num_tests_run: u64,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub failures: Vec<TestFailureBody>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub code_coverage_warnings: Vec<CoverageWarningBody>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TestFailureBody {
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub method_name: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub message: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CoverageWarningBody {
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub message: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
