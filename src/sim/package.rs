@@ -21,6 +21,10 @@ pub const MAX_FILES: usize = 10_000;
 pub const MAX_ZIP_BYTES: usize = 39_000_000;
 /// At most 600 MB uncompressed (reference §5.4.2). Only the files the sim reads count.
 pub const MAX_UNZIPPED_BYTES: u64 = 600_000_000;
+/// At most this many bytes per file read [INFERRED]: Apex source is limited to 1,000,000
+/// characters (at most 4 bytes each in UTF-8), and manifests are far smaller. Without it one
+/// deflate bomb could make the sim hold the whole 600 MB budget.
+pub const MAX_FILE_BYTES: u64 = 4_000_000;
 /// Deepest XML nesting accepted in package.xml and -meta.xml [INFERRED]: both are two
 /// levels deep, so anything deeper is not a manifest and only costs memory.
 const MAX_XML_DEPTH: usize = 16;
@@ -292,7 +296,7 @@ impl Archive {
     }
 
     /// Reads one file, counting it against the uncompressed budget (the declared size is
-    /// not trusted: reading stops at the budget).
+    /// not trusted: reading stops at the per-file cap or the budget, whichever is lower).
     fn read(&mut self, name: &str) -> Result<Option<Vec<u8>>, String> {
         let Some(&index) = self.files.get(name) else {
             return Ok(None);
@@ -302,11 +306,17 @@ impl Archive {
             .by_index(index)
             .map_err(|err| format!("{name} could not be read: {err}"))?;
         let mut bytes = Vec::new();
+        let cap = self.budget.min(MAX_FILE_BYTES);
         entry
-            .take(self.budget.saturating_add(1))
+            .take(cap.saturating_add(1))
             .read_to_end(&mut bytes)
             .map_err(|err| format!("{name} could not be read: {err}"))?;
         let read = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        if read > MAX_FILE_BYTES {
+            return Err(format!(
+                "{name} is larger than the limit of {MAX_FILE_BYTES} bytes per file"
+            ));
+        }
         if read > self.budget {
             return Err(format!(
                 "The unzipped package is larger than the limit of {MAX_UNZIPPED_BYTES} bytes"
@@ -522,5 +532,23 @@ mod tests {
             .unwrap(),
             (61.0, TriggerStatus::Inactive)
         );
+    }
+
+    #[test]
+    fn a_deflate_bomb_is_cut_at_the_file_cap() {
+        use std::io::Write;
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        writer
+            .start_file("package.xml", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        let zeros = vec![b' '; 1 << 20];
+        for _ in 0..8 {
+            writer.write_all(&zeros).unwrap();
+        }
+        let bytes = writer.finish().unwrap().into_inner();
+        assert!(bytes.len() < 100_000, "compressed to {}", bytes.len());
+        let mut archive = Archive::open(bytes, true).unwrap();
+        let err = archive.read("package.xml").unwrap_err();
+        assert!(err.contains("per file"), "{err}");
     }
 }
