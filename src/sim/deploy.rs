@@ -308,7 +308,7 @@ impl Deploys {
 
 /// Checks the package, runs the simulated tests and applies the changes if all pass.
 fn complete(behaviour: &DeploySpec, org: &mut Org, options: &Options, zip: Vec<u8>) -> Outcome {
-    let checked = package::check(org, zip, options.single_package);
+    let (members, checked) = package::check(org, zip, options.single_package);
     let tests = run_tests(behaviour, options);
     // Coverage is enforced in production only (reference §5.4.3), and only when tests run.
     let coverage_warning =
@@ -318,11 +318,7 @@ fn complete(behaviour: &DeploySpec, org: &mut Org, options: &Options, zip: Vec<u
         Checked::Failed(failures) => Outcome {
             success: false,
             successes: Vec::new(),
-            members: failures
-                .iter()
-                .filter(|p| p.component_type == "ApexTrigger")
-                .map(|p| p.full_name.clone())
-                .collect(),
+            members,
             failures,
             // [INFERRED] Salesforce does not run tests for a package that does not deploy.
             tests: Vec::new(),
@@ -349,7 +345,7 @@ fn complete(behaviour: &DeploySpec, org: &mut Org, options: &Options, zip: Vec<u
                 failures: Vec::new(),
                 tests,
                 coverage_warning,
-                members: changes.iter().map(|c| c.full_name.clone()).collect(),
+                members,
             }
         }
     }

@@ -327,10 +327,22 @@ impl Archive {
     }
 }
 
-/// Checks a deploy zip against the org and returns the trigger changes, or every problem
+/// Checks a deploy zip against the org and returns the `ApexTrigger` members package.xml
+/// lists (empty without a readable package.xml) with the trigger changes, or every problem
 /// found. Problem texts follow Salesforce's where one is known (`No package.xml found`,
 /// reference §5.4.1); the others are [INFERRED].
-pub fn check(org: &Org, zip_bytes: Vec<u8>, single_package: bool) -> Checked {
+pub fn check(org: &Org, zip_bytes: Vec<u8>, single_package: bool) -> (Vec<String>, Checked) {
+    let mut members = Vec::new();
+    let checked = check_into(org, zip_bytes, single_package, &mut members);
+    (members, checked)
+}
+
+fn check_into(
+    org: &Org,
+    zip_bytes: Vec<u8>,
+    single_package: bool,
+    members: &mut Vec<String>,
+) -> Checked {
     let mut archive = match Archive::open(zip_bytes, single_package) {
         Ok(archive) => archive,
         Err(problem) => return Checked::Failed(vec![Problem::package(problem)]),
@@ -347,7 +359,6 @@ pub fn check(org: &Org, zip_bytes: Vec<u8>, single_package: bool) -> Checked {
         }
     };
     let mut problems = Vec::new();
-    let mut members: Vec<String> = Vec::new();
     for (type_name, type_members) in types {
         if type_name != "ApexTrigger" {
             // [INFERRED] the sim models triggers only; anything else would be a silent no-op.
@@ -401,7 +412,7 @@ pub fn check(org: &Org, zip_bytes: Vec<u8>, single_package: bool) -> Checked {
         });
     }
     let mut changes = Vec::new();
-    for member in &members {
+    for member in members.iter() {
         match member_change(org, &mut archive, member) {
             Ok(change) => changes.push(change),
             Err(mut found) => problems.append(&mut found),

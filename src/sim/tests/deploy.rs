@@ -605,3 +605,43 @@ async fn unknown_deploy_id_is_not_found() {
     .await;
     assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_parent_folder_with_single_package_false_and_check_only() {
+    let text = SANDBOX
+        .replace("pending_polls = 1", "pending_polls = 0")
+        .replace("in_progress_polls = 2", "in_progress_polls = 0");
+    let org = Org::start(scenario(&text)).await;
+    let inactive = meta("Inactive", "66.0");
+    let nested = zip(&[
+        ("metadata/package.xml", PACKAGE.as_bytes()),
+        ("metadata/triggers/AccountTrigger.trigger", BODY.as_bytes()),
+        (
+            "metadata/triggers/AccountTrigger.trigger-meta.xml",
+            inactive.as_bytes(),
+        ),
+    ]);
+    let mut check_only = options("NoTestRun");
+    check_only["singlePackage"] = json!(false);
+    check_only["checkOnly"] = json!(true);
+    let result = deployed(&org, check_only, &nested).await;
+    assert_eq!(result["status"], "Succeeded");
+    assert_eq!(result["checkOnly"], true);
+    assert_eq!(trigger(&org)["status"], "Active");
+    // The same zip with singlePackage=true has no package.xml at its root.
+    let result = deployed(&org, options("NoTestRun"), &nested).await;
+    assert_eq!(result["status"], "Failed");
+    assert_eq!(
+        result["details"]["componentFailures"][0]["problem"],
+        "No package.xml found"
+    );
+    let mut real = options("NoTestRun");
+    real["singlePackage"] = json!(false);
+    let result = deployed(&org, real, &nested).await;
+    assert_eq!(result["status"], "Succeeded");
+    assert_eq!(trigger(&org)["status"], "Inactive");
+    let deploys = org.handle.snapshot()["deploys"].clone();
+    assert_eq!(deploys[0]["members"], json!(["AccountTrigger"]));
+    assert_eq!(deploys[1]["members"], json!([]));
+    assert_eq!(deploys[2]["members"], json!(["AccountTrigger"]));
+}
