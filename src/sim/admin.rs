@@ -94,6 +94,14 @@ pub enum AdminAction {
         max: u64,
     },
     RevokeTokens,
+    /// Change how later deploy completions run tests (`[deploy]` `failing_tests` and
+    /// `coverage_shortfall`); deploys already completed keep their result.
+    SetDeployBehaviour {
+        #[serde(default)]
+        failing_tests: Vec<String>,
+        #[serde(default)]
+        coverage_shortfall: bool,
+    },
 }
 
 fn flow_index(org: &Org, name: &str) -> anyhow::Result<usize> {
@@ -218,6 +226,16 @@ pub fn apply(state: &mut SimState, action: AdminAction) -> anyhow::Result<()> {
             state.api_max = max;
         }
         AdminAction::RevokeTokens => state.revoke_tokens(),
+        AdminAction::SetDeployBehaviour {
+            failing_tests,
+            coverage_shortfall,
+        } => {
+            let mut behaviour = state.deploys.behaviour.clone();
+            behaviour.failing_tests = failing_tests;
+            behaviour.coverage_shortfall = coverage_shortfall;
+            crate::sim::scenario::validate_deploy(&behaviour)?;
+            state.deploys.behaviour = behaviour;
+        }
     }
     Ok(())
 }

@@ -9,7 +9,8 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::catalog::Api;
-use super::handlers::{composite, query, sobjects};
+use super::handlers::deploy::UploadResult;
+use super::handlers::{composite, deploy, query, sobjects};
 use super::state::{SimState, counter};
 
 /// API versions served, oldest first, with their release names.
@@ -76,6 +77,8 @@ pub struct ApiRequest<'a> {
     /// The raw query string, without `?`.
     pub query: Option<&'a str>,
     pub body: &'a [u8],
+    /// The multipart parts of a deploy request, read by the HTTP layer.
+    pub upload: Option<&'a UploadResult>,
 }
 
 /// What a path names.
@@ -103,6 +106,14 @@ pub enum Route<'a> {
     },
     Composite {
         version: &'a str,
+    },
+    /// `metadata/deployRequest`.
+    DeployRequest {
+        version: &'a str,
+    },
+    /// `metadata/deployRequest/{id}`.
+    DeployStatus {
+        id: &'a str,
     },
     NotFound,
 }
@@ -151,6 +162,8 @@ pub fn route(path: &str) -> Route<'_> {
             version,
         },
         ["tooling", "composite"] => Route::Composite { version },
+        ["metadata", "deployRequest"] => Route::DeployRequest { version },
+        ["metadata", "deployRequest", id] if !id.is_empty() => Route::DeployStatus { id },
         _ => Route::NotFound,
     }
 }
@@ -277,6 +290,21 @@ pub fn dispatch(state: &mut SimState, request: &ApiRequest<'_>, context: Dispatc
                 return method_not_allowed(method, "POST");
             }
             composite::composite(state, version, request.body, context)
+        }
+        Route::DeployRequest { version } => {
+            if method != Method::POST {
+                state.count(counter::DEPLOY_REQUEST);
+                return method_not_allowed(method, "POST");
+            }
+            deploy::create(state, version, request.upload)
+        }
+        Route::DeployStatus { id } => {
+            if !is_get {
+                state.count(counter::DEPLOY_POLL);
+                return method_not_allowed(method, "GET,HEAD");
+            }
+            let details = query_param(request.query, "includeDetails").as_deref() == Some("true");
+            deploy::status(state, id, details)
         }
     }
 }

@@ -13,17 +13,20 @@
 //! - [`soql`]: the SOQL subset engine.
 //! - [`server`]: router, auth, limits, faults, lifecycle; [`api`]: the API dispatcher;
 //!   [`handlers`]: one module per endpoint; [`conn`]: droppable connections.
+//! - [`deploy`], [`package`]: Metadata API deploys and their zip checks.
 //! - [`faults`], [`admin`]: fault injection and admin actions; [`state`]: the locked state.
 
 pub mod admin;
 pub mod api;
 pub mod catalog;
 pub mod conn;
+pub mod deploy;
 pub mod faults;
 pub mod generate;
 pub mod handlers;
 pub mod ids;
 pub mod model;
+pub mod package;
 pub mod records;
 pub mod scenario;
 pub mod schema;
@@ -39,7 +42,7 @@ pub use admin::{AdminAction, Component, ComponentKind, RuleKind};
 pub use faults::Faults;
 pub use generate::GenerateSpec;
 pub use scenario::{
-    AuthMode, FlowSpec, FlowStatus, LimitsSpec, ObjectSpec, OrgSpec, QuerySpec, Scenario,
-    TriggerSpec, TriggerStatus, ValidationRuleSpec, WorkflowRuleSpec,
+    AuthMode, DeploySpec, FlowSpec, FlowStatus, LimitsSpec, ObjectSpec, OrgSpec, QuerySpec,
+    Scenario, TriggerSpec, TriggerStatus, ValidationRuleSpec, WorkflowRuleSpec,
 };
 pub use server::{SimHandle, SimServer, serve_until};

@@ -41,6 +41,9 @@ pub struct Scenario {
     pub workflow_rules: Vec<WorkflowRuleSpec>,
     #[serde(default)]
     pub triggers: Vec<TriggerSpec>,
+    /// `[deploy]`: how Metadata API deploys behave.
+    #[serde(default)]
+    pub deploy: DeploySpec,
     /// Adds deterministically generated components after the hand-written ones.
     #[serde(default)]
     pub generate: Option<GenerateSpec>,
@@ -126,6 +129,37 @@ pub struct QuerySpec {
 impl Default for QuerySpec {
     fn default() -> Self {
         QuerySpec { page_size: 2000 }
+    }
+}
+
+/// `[deploy]`: how the Metadata API `deployRequest` endpoint behaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeploySpec {
+    /// Polls a started deploy answers `Pending` before it moves to `InProgress`.
+    pub pending_polls: u32,
+    /// Polls answered `InProgress` before the deploy completes.
+    pub in_progress_polls: u32,
+    /// Test classes run by `RunLocalTests` / `RunAllTestsInOrg`.
+    pub test_classes: Vec<String>,
+    /// Test methods that fail when their class runs, as `Class.method`.
+    pub failing_tests: Vec<String>,
+    /// Org-wide coverage is below 75%: production deploys that run tests fail.
+    pub coverage_shortfall: bool,
+}
+
+impl Default for DeploySpec {
+    fn default() -> Self {
+        DeploySpec {
+            pending_polls: 1,
+            in_progress_polls: 2,
+            test_classes: vec![
+                "AccountTriggerTest".to_owned(),
+                "ContactTriggerTest".to_owned(),
+            ],
+            failing_tests: Vec::new(),
+            coverage_shortfall: false,
+        }
     }
 }
 
@@ -400,6 +434,7 @@ impl Scenario {
             );
         }
         self.faults.validate().map_err(|err| anyhow!(err))?;
+        validate_deploy(&self.deploy)?;
         if let Some(spec) = &self.generate {
             spec.validate()?;
         }
@@ -446,6 +481,29 @@ fn key(table: &str, index: usize, hand_written: usize, name: &str) -> String {
     } else {
         format!("{table} (generated `{name}`)")
     }
+}
+
+/// Test names must be `Class` (test classes) or `Class.method` (failing tests), so that a
+/// typo cannot silently make a failing test never run.
+pub fn validate_deploy(deploy: &DeploySpec) -> anyhow::Result<()> {
+    let identifier = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    for class in &deploy.test_classes {
+        if !identifier(class) {
+            bail!("deploy.test_classes: `{class}` is not an Apex class name");
+        }
+    }
+    for test in &deploy.failing_tests {
+        let valid = test
+            .split_once('.')
+            .is_some_and(|(class, method)| identifier(class) && identifier(method));
+        if !valid {
+            bail!("deploy.failing_tests: `{test}` is not Class.method");
+        }
+    }
+    Ok(())
 }
 
 fn validate_org(org: &OrgSpec) -> anyhow::Result<()> {

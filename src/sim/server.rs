@@ -18,8 +18,8 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::Value;
@@ -33,6 +33,7 @@ use super::admin::{self, AdminAction};
 use super::api::{self, ApiRequest, ApiResponse, Dispatch, Route};
 use super::conn::{ConnectionHandle, KillableListener};
 use super::faults::{Faults, Transient};
+use super::handlers::deploy::{Upload, UploadResult};
 use super::handlers::{inspect, token};
 use super::scenario::Scenario;
 use super::state::{Shared, SimState, TokenCheck, counter};
@@ -53,9 +54,12 @@ pub struct App {
 
 impl App {
     fn new(scenario: &Scenario, listener: &TcpListener) -> anyhow::Result<App> {
+        let base_url = base_url(listener)?;
+        let mut state = SimState::new(scenario);
+        state.instance_url = base_url.as_str().trim_end_matches('/').to_owned();
         Ok(App {
-            shared: Arc::new(Shared::new(SimState::new(scenario))),
-            base_url: Arc::new(base_url(listener)?),
+            shared: Arc::new(Shared::new(state)),
+            base_url: Arc::new(base_url),
         })
     }
 
@@ -179,7 +183,7 @@ impl SimHandle {
 
     /// The org's true state as stable JSON (lists sorted by name).
     pub fn snapshot(&self) -> Value {
-        self.inner.app.shared.lock().org.snapshot()
+        self.inner.app.shared.lock().snapshot()
     }
 
     /// Replaces the fault configuration; rates outside 0–1 are clamped.
@@ -216,7 +220,10 @@ fn router(app: App) -> Router {
         .route("/services/oauth2/token", post(token_entry))
         .route("/services/data", any(versions_entry))
         .route("/services/data/", any(versions_entry))
-        .route("/services/data/{*rest}", any(api_entry))
+        .route(
+            "/services/data/{*rest}",
+            any(api_entry).layer(DefaultBodyLimit::max(DEPLOY_BODY_LIMIT)),
+        )
         .route("/__sim/state", get(inspect::state))
         .route("/__sim/counters", get(inspect::counters))
         .route("/__sim/counters/reset", post(inspect::reset_counters))
@@ -442,14 +449,56 @@ fn admit(
     }
 }
 
+/// Body limit of every API request but a deploy: axum's default, which the `Bytes`
+/// extractor applied before deploys existed.
+const API_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Body limit of a deploy request: the 39 MB zip limit plus room for the multipart framing
+/// and the json part, so that a zip just over the limit reaches the package check and gets
+/// Salesforce-shaped failure instead of a bare 413. [INFERRED]
+const DEPLOY_BODY_LIMIT: usize = 48 * 1024 * 1024;
+
+/// Reads the two parts of a deploy request. Unknown parts are ignored [INFERRED]; a part
+/// sent twice keeps the last copy.
+async fn read_upload(request: Request) -> UploadResult {
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|err| err.body_text())?;
+    let mut upload = Upload::default();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|err| err.body_text())?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(|err| err.body_text())?;
+        match name.as_str() {
+            "json" => upload.json = Some(bytes.to_vec()),
+            "file" => upload.file = Some(bytes.to_vec()),
+            _ => {}
+        }
+    }
+    Ok(upload)
+}
+
 async fn api_entry(
     State(app): State<App>,
     ConnectInfo(connection): ConnectInfo<ConnectionHandle>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let headers = request.headers().clone();
+    let is_deploy =
+        method == Method::POST && matches!(api::route(uri.path()), Route::DeployRequest { .. });
+    let (body, upload) = if is_deploy {
+        (Bytes::new(), Some(read_upload(request).await))
+    } else {
+        match axum::body::to_bytes(request.into_body(), API_BODY_LIMIT).await {
+            Ok(body) => (body, None),
+            Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        }
+    };
     let path = uri.path();
     let query = uri.query();
     let write = api::is_write(&method, path, &body);
@@ -473,6 +522,7 @@ async fn api_entry(
                 path,
                 query,
                 body: &body,
+                upload: upload.as_ref(),
             };
             let response = api::dispatch(
                 &mut state,

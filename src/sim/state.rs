@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::catalog::Api;
+use super::deploy::Deploys;
 use super::faults::{FaultEngine, Faults};
 use super::ids::{IdAllocator, prefix};
 use super::model::Org;
@@ -40,6 +41,8 @@ pub mod counter {
     pub const FAULTS_INJECTED: &str = "faults_injected";
     pub const DROPPED: &str = "dropped";
     pub const ADMIN_CONFLICTS: &str = "admin_conflicts";
+    pub const DEPLOY_REQUEST: &str = "deploy_request";
+    pub const DEPLOY_POLL: &str = "deploy_poll";
     /// Every API request that counted toward the daily limit.
     pub const API_REQUESTS: &str = "api_requests";
 }
@@ -76,6 +79,10 @@ pub struct SimState {
     /// Set while a write (PATCH, or a composite with a PATCH) is being applied, including its
     /// latency; another write arriving meanwhile is an admin conflict.
     pub write_in_progress: bool,
+    /// Metadata API deploys and the simulated test behaviour.
+    pub deploys: Deploys,
+    /// The org's `instance_url` (set by the server once it is bound; used in deploy URLs).
+    pub instance_url: String,
     tokens: HashMap<String, TokenInfo>,
     token_rng: StdRng,
     cursors: VecDeque<(String, Cursor)>,
@@ -102,6 +109,8 @@ impl SimState {
             api_max: scenario.limits.daily_api_requests,
             counters: BTreeMap::new(),
             write_in_progress: false,
+            deploys: Deploys::new(scenario.deploy.clone()),
+            instance_url: String::new(),
             tokens: HashMap::new(),
             // Tokens come from their own RNG so that minting one does not shift the fault
             // sequence.
@@ -181,6 +190,15 @@ impl SimState {
             .iter()
             .find(|(cursor_id, _)| cursor_id == id)
             .map(|(_, cursor)| cursor)
+    }
+
+    /// The org's true state plus the deploys it received, as stable JSON.
+    pub fn snapshot(&self) -> Value {
+        let mut snapshot = self.org.snapshot();
+        if let Some(map) = snapshot.as_object_mut() {
+            map.insert("deploys".to_owned(), self.deploys.snapshot());
+        }
+        snapshot
     }
 
     /// The `Sforce-Limit-Info` header value.

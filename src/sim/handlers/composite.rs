@@ -203,6 +203,7 @@ fn run_subrequest(state: &mut SimState, sub: &SubRequest, context: Dispatch) -> 
             path,
             query,
             body: &body,
+            upload: None,
         },
         Dispatch {
             in_composite: true,

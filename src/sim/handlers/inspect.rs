@@ -25,7 +25,7 @@ fn error(message: String) -> Response {
 }
 
 pub async fn state(State(app): State<App>) -> Response {
-    let snapshot = app.shared.lock().org.snapshot();
+    let snapshot = app.shared.lock().snapshot();
     ok(snapshot)
 }
 

@@ -2,6 +2,7 @@
 //! HTTP plumbing (auth, limits, faults, headers) is in `server.rs`.
 
 pub mod composite;
+pub mod deploy;
 pub mod inspect;
 pub mod query;
 pub mod sobjects;

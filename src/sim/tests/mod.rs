@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod composite;
+mod deploy;
 mod faults;
 mod query;
 mod robustness;
