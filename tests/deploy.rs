@@ -48,6 +48,23 @@ async fn active_triggers(client: &OrgClient) -> Vec<TriggerSource> {
         .collect()
 }
 
+/// Deploys `sources` with `status` at `level` and waits for the result.
+async fn deploy_and_wait(
+    client: &OrgClient,
+    sources: &[TriggerSource],
+    status: TriggerStatus,
+    level: &TestLevel,
+) -> pauseplay::salesforce::DeployOutcome {
+    let id = client
+        .deploy_triggers(sources, status, level)
+        .await
+        .expect("deploy accepted");
+    client
+        .wait_for_deploy(&id, FAST_POLLS, |_| {})
+        .await
+        .expect("deploy finished")
+}
+
 fn triggers(sim: &SimHandle) -> Value {
     sim.snapshot()["triggers"].clone()
 }
@@ -82,14 +99,13 @@ async fn a_sandbox_deploys_triggers_off_and_back_on_exactly() {
         }
     }
 
-    let id = client
-        .deploy_triggers(&sources, TriggerStatus::Active, &TestLevel::NoTestRun)
-        .await
-        .expect("deploy accepted");
-    let outcome = client
-        .wait_for_deploy(&id, FAST_POLLS, |_| {})
-        .await
-        .expect("deploy finished");
+    let outcome = deploy_and_wait(
+        &client,
+        &sources,
+        TriggerStatus::Active,
+        &TestLevel::NoTestRun,
+    )
+    .await;
     assert!(outcome.success, "{outcome:?}");
     assert_eq!(
         triggers(&sim),
@@ -118,14 +134,13 @@ async fn production_refuses_no_test_run_and_runs_tests_otherwise() {
     );
     assert!(refused.to_string().contains("NoTestRun"), "{refused}");
 
-    let id = client
-        .deploy_triggers(&sources, TriggerStatus::Inactive, &TestLevel::RunLocalTests)
-        .await
-        .expect("deploy accepted");
-    let outcome = client
-        .wait_for_deploy(&id, FAST_POLLS, |_| {})
-        .await
-        .expect("deploy finished");
+    let outcome = deploy_and_wait(
+        &client,
+        &sources,
+        TriggerStatus::Inactive,
+        &TestLevel::RunLocalTests,
+    )
+    .await;
     assert!(outcome.success, "{outcome:?}");
     assert!(outcome.tests_run > 0, "production runs tests: {outcome:?}");
     let deploys = sim.snapshot()["deploys"].clone();
@@ -156,14 +171,13 @@ async fn failing_tests_fail_the_deploy_name_the_test_and_change_nothing() {
     })
     .expect("make a test fail");
     let sources = active_triggers(&client).await;
-    let id = client
-        .deploy_triggers(&sources, TriggerStatus::Inactive, &TestLevel::RunLocalTests)
-        .await
-        .expect("deploy accepted");
-    let outcome = client
-        .wait_for_deploy(&id, FAST_POLLS, |_| {})
-        .await
-        .expect("deploy finished");
+    let outcome = deploy_and_wait(
+        &client,
+        &sources,
+        TriggerStatus::Inactive,
+        &TestLevel::RunLocalTests,
+    )
+    .await;
     assert!(!outcome.success, "{outcome:?}");
     assert_eq!(outcome.status, "Failed");
     assert!(
