@@ -18,6 +18,21 @@
 //! A restore writes P only where the remote state is still S (compare-and-set); a rule is
 //! written back with the `Metadata` just read, so an edit made during the window survives.
 //! Writes to one org are serialised by the engine's lock; different orgs run in parallel.
+//!
+//! Apex triggers are written by a Metadata API deploy of their body as just read with the new
+//! status: all triggers of one org that change together go in one deploy (one for pausing,
+//! one for restoring), which is all-or-nothing and, in production, runs tests
+//! ([`trigger_test_level`]). The deploy id is journaled before the deploy is polled. A
+//! `Pausing` or `Restoring` trigger row with a deploy id is first settled by polling that
+//! deploy, never by deploying again; then the table above applies:
+//!
+//! | step      | its deploy succeeded                 | its deploy failed                    |
+//! |-----------|--------------------------------------|--------------------------------------|
+//! | Pausing   | the table (remote now shows S)       | Failed, with the deploy's message    |
+//! | Restoring | the table (remote now shows P)       | the table: remote still S, so a new deploy (after the backoff) |
+//!
+//! A deploy that could not be polled leaves its rows as they are, with the error, until the
+//! backoff has passed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -28,18 +43,24 @@ use serde_json::Value;
 use tracing::{debug, info, warn};
 
 use crate::automation::switch::{Activation, Current, Target, read_current, write};
-use crate::automation::{Component, Kind, Scope, discover};
-use crate::salesforce::{OrgClient, SfError};
+use crate::automation::{Component, Kind, Scope, discover, read_org_info};
+use crate::config::TriggerTestLevel;
+use crate::salesforce::{
+    DeployId, DeployOutcome, OrgClient, PollPolicy, SfError, TestLevel, TriggerSource,
+    TriggerStatus,
+};
 use crate::store::{
     ComponentKey, Hold, HoldId, JournalEntry, NewJournalEntry, Step, StepUpdate, Store, StoreError,
 };
 
-/// Kinds this engine switches. Apex triggers need a Metadata API deploy and are left alone.
-const SWITCHED_KINDS: [Kind; 4] = [
+/// Kinds this engine switches, in the order it switches them. Triggers come last: their deploy
+/// can run tests for minutes, and a failed one must not hold up the other kinds.
+const SWITCHED_KINDS: [Kind; 5] = [
     Kind::Flow,
     Kind::ProcessBuilder,
     Kind::ValidationRule,
     Kind::WorkflowRule,
+    Kind::Trigger,
 ];
 
 /// The shortest and longest wait before a failed write of a component is tried again. The
@@ -88,7 +109,7 @@ pub struct Outcome {
     pub restored: u64,
     /// Components already where they should be.
     pub unchanged: u64,
-    /// Components the plan skipped (inactive, managed, excluded, out of scope, triggers).
+    /// Components the plan skipped (inactive, managed, excluded, out of scope).
     pub skipped: u64,
     /// Writes that failed; restores among them are retried on later converges.
     pub failed: Vec<Issue>,
@@ -141,6 +162,13 @@ pub struct OrgEngine {
     /// Holds whose components have been discovered and paused since this process started. A
     /// hold not in here triggers a discovery; after a restart every hold is discovered once.
     applied: Mutex<BTreeSet<HoldId>>,
+    /// The tests a trigger deploy runs in production (sandboxes run none).
+    production_tests: TestLevel,
+    /// How trigger deploys are polled.
+    poll: PollPolicy,
+    /// Whether the org is a sandbox, from the last discovery or one `Organization` read. It
+    /// decides the test level, so it is read before the first trigger deploy, never guessed.
+    is_sandbox: Mutex<Option<bool>>,
 }
 
 /// Where a component should be.
@@ -159,7 +187,23 @@ impl OrgEngine {
             store,
             lock: tokio::sync::Mutex::new(()),
             applied: Mutex::new(BTreeSet::new()),
+            production_tests: TestLevel::RunLocalTests,
+            poll: PollPolicy::default(),
+            is_sandbox: Mutex::new(None),
         }
+    }
+
+    /// The tests trigger deploys run in production (the org's `trigger_test_level` and
+    /// `trigger_tests`); `RunLocalTests` unless set.
+    pub fn with_trigger_tests(mut self, level: TriggerTestLevel, tests: Vec<String>) -> OrgEngine {
+        self.production_tests = production_test_level(level, tests);
+        self
+    }
+
+    /// How trigger deploys are polled; the default waits 1 s, doubling up to 30 s.
+    pub fn with_poll_policy(mut self, poll: PollPolicy) -> OrgEngine {
+        self.poll = poll;
+        self
     }
 
     pub fn org(&self) -> &str {
@@ -273,6 +317,7 @@ impl OrgEngine {
         let discovery = discover(&self.client, &self.scope)
             .await
             .map_err(|error| self.salesforce_error("discovery failed", error.source))?;
+        self.remember_sandbox(discovery.org.is_sandbox);
         let mut candidates = Vec::new();
         for component in discovery.components {
             let switchable = SWITCHED_KINDS.contains(&component.kind);
@@ -407,6 +452,11 @@ impl OrgEngine {
                 .iter()
                 .filter(|(entry, _)| entry.key.kind == kind)
                 .collect();
+            let rows = if kind == Kind::Trigger {
+                self.settle_deploys(rows, now, outcome).await?
+            } else {
+                rows
+            };
             if rows.is_empty() {
                 continue;
             }
@@ -516,24 +566,24 @@ impl OrgEngine {
         now: Timestamp,
         outcome: &mut Outcome,
     ) -> Result<u64, EngineError> {
+        if targets.is_empty() {
+            return Ok(0);
+        }
         let names: BTreeMap<&str, &str> = targets
             .iter()
             .map(|named| (named.target.id, named.api_name))
             .collect();
         let targets: Vec<Target<'_>> = targets.iter().map(|named| named.target.clone()).collect();
-        let targets = targets.as_slice();
-        if targets.is_empty() {
-            return Ok(0);
-        }
-        let written = match write(&self.client, kind, targets).await {
-            Ok(written) => written,
-            Err(error) if matches!(error, SfError::RequestLimitExceeded { .. }) => {
-                return Err(self.salesforce_error("writing failed", error));
-            }
-            Err(error) => {
+        let batch = if kind == Kind::Trigger {
+            self.deploy_triggers(&targets, settled, now).await?
+        } else {
+            self.write_tooling(kind, &targets).await?
+        };
+        let results = match batch {
+            Batch::Items(results) => results,
+            Batch::Unknown(message) => {
                 // The batch's fate is unknown: record it on every row, which stays in its
                 // step and is settled from the remote state on the next converge.
-                let message = error.to_string();
                 let updates: Vec<StepUpdate> = targets
                     .iter()
                     .map(|target| StepUpdate {
@@ -545,40 +595,21 @@ impl OrgEngine {
                     })
                     .collect();
                 self.store.update_steps(&updates, now).await?;
-                warn!(org = %self.org, %kind, count = targets.len(), error = %error, "a batch write failed");
+                warn!(org = %self.org, %kind, count = targets.len(), error = %message, "a batch write failed");
                 return Ok(0);
             }
         };
-        // Flows are read back: a 204 on the definition does not show which version is active.
-        // A rule's PATCH replaces its metadata, so its 204 is the confirmation.
-        let confirmed: BTreeMap<String, Current> =
-            if matches!(kind, Kind::Flow | Kind::ProcessBuilder) {
-                let ids: Vec<String> = targets.iter().map(|t| t.id.to_owned()).collect();
-                read_current(&self.client, kind, &ids)
-                    .await
-                    .map_err(|error| self.salesforce_error("reading back flows failed", error))?
-            } else {
-                BTreeMap::new()
-            };
         let mut updates = Vec::new();
         let mut count = 0;
-        for target in targets {
+        for target in &targets {
             let key = self.key(kind, target.id);
-            let result = written.get(target.id).cloned().unwrap_or_else(|| {
-                Err(SfError::Config {
+            let result = results.get(target.id).cloned().unwrap_or_else(|| {
+                Err(Refusal::from(&SfError::Config {
                     org: self.org.clone(),
                     message: "no answer for this component in the batch".to_owned(),
-                })
+                }))
             });
-            let verified = match (&result, confirmed.get(target.id)) {
-                (Ok(()), Some(read_back)) if read_back.activation != target.to => Err(format!(
-                    "Salesforce accepted the change but the flow reads back as {}",
-                    describe(read_back.activation)
-                )),
-                (Ok(()), _) => Ok(()),
-                (Err(error), _) => Err(error.to_string()),
-            };
-            match verified {
+            match result {
                 Ok(()) => {
                     count += 1;
                     updates.push(StepUpdate {
@@ -589,8 +620,7 @@ impl OrgEngine {
                         count_attempt: true,
                     });
                 }
-                Err(message) => {
-                    let permanent = result.as_ref().err().is_some_and(|e| !e.is_transient());
+                Err(Refusal { message, permanent }) => {
                     // A pause the org refuses for good is given up (the component stays as it
                     // was); a restore is never given up.
                     let step = if permanent && settled == Step::Paused {
@@ -617,6 +647,264 @@ impl OrgEngine {
         }
         self.store.update_steps(&updates, now).await?;
         Ok(count)
+    }
+
+    /// Writes flows and rules through Tooling composite PATCHes.
+    async fn write_tooling(
+        &self,
+        kind: Kind,
+        targets: &[Target<'_>],
+    ) -> Result<Batch, EngineError> {
+        let written = match write(&self.client, kind, targets).await {
+            Ok(written) => written,
+            Err(error) if matches!(error, SfError::RequestLimitExceeded { .. }) => {
+                return Err(self.salesforce_error("writing failed", error));
+            }
+            Err(error) => return Ok(Batch::Unknown(error.to_string())),
+        };
+        // Flows are read back: a 204 on the definition does not show which version is active.
+        // A rule's PATCH replaces its metadata, so its 204 is the confirmation.
+        let confirmed: BTreeMap<String, Current> =
+            if matches!(kind, Kind::Flow | Kind::ProcessBuilder) {
+                let ids: Vec<String> = targets.iter().map(|t| t.id.to_owned()).collect();
+                read_current(&self.client, kind, &ids)
+                    .await
+                    .map_err(|error| self.salesforce_error("reading back flows failed", error))?
+            } else {
+                BTreeMap::new()
+            };
+        Ok(Batch::Items(
+            targets
+                .iter()
+                .filter_map(|target| {
+                    let result = match (written.get(target.id)?, confirmed.get(target.id)) {
+                        (Ok(()), Some(read_back)) if read_back.activation != target.to => {
+                            Err(Refusal {
+                                message: format!(
+                                    "Salesforce accepted the change but the flow reads back as {}",
+                                    describe(read_back.activation)
+                                ),
+                                permanent: false,
+                            })
+                        }
+                        (Ok(()), _) => Ok(()),
+                        (Err(error), _) => Err(Refusal::from(error)),
+                    };
+                    Some((target.id.to_owned(), result))
+                })
+                .collect(),
+        ))
+    }
+
+    /// Switches triggers with one Metadata API deploy of their bodies as read, journals the
+    /// deploy id, and waits for the deploy (see the module docs).
+    async fn deploy_triggers(
+        &self,
+        targets: &[Target<'_>],
+        settled: Step,
+        now: Timestamp,
+    ) -> Result<Batch, EngineError> {
+        let status = if settled == Step::Paused {
+            TriggerStatus::Inactive
+        } else {
+            TriggerStatus::Active
+        };
+        // Every trigger read has its source; one without it is refused rather than deployed
+        // with a guessed body.
+        let mut results = BTreeMap::new();
+        let mut deployed: Vec<Target<'_>> = Vec::new();
+        let mut sources: Vec<TriggerSource> = Vec::new();
+        for target in targets {
+            match target.current.trigger_source() {
+                Some(source) => {
+                    sources.push(source.clone());
+                    deployed.push(target.clone());
+                }
+                None => {
+                    results.insert(
+                        target.id.to_owned(),
+                        Err(Refusal {
+                            message: "the trigger's source was not read; nothing deployed"
+                                .to_owned(),
+                            permanent: true,
+                        }),
+                    );
+                }
+            }
+        }
+        if deployed.is_empty() {
+            return Ok(Batch::Items(results));
+        }
+        let level = self.test_level().await?;
+        let id = match self.client.deploy_triggers(&sources, status, &level).await {
+            Ok(id) => id,
+            Err(error) if matches!(error, SfError::RequestLimitExceeded { .. }) => {
+                return Err(self.salesforce_error("starting a trigger deploy failed", error));
+            }
+            // The request may have started a deploy whose id never arrived: the rows stay in
+            // their step and the next converge settles them from the triggers' status.
+            Err(error) if error.is_transient() || matches!(error, SfError::Decode { .. }) => {
+                return Ok(Batch::Unknown(format!(
+                    "a trigger deploy may or may not have started: {error}"
+                )));
+            }
+            Err(error) => {
+                let refusal = Refusal::from(&error);
+                results.extend(
+                    deployed
+                        .iter()
+                        .map(|target| (target.id.to_owned(), Err(refusal.clone()))),
+                );
+                return Ok(Batch::Items(results));
+            }
+        };
+        info!(org = %self.org, deploy = %id, triggers = deployed.len(), %status, test_level = level.as_str(), "trigger deploy started");
+        // Durable before the first poll: a crash from here on resumes by polling this deploy.
+        let keys: Vec<ComponentKey> = deployed
+            .iter()
+            .map(|target| self.key(Kind::Trigger, target.id))
+            .collect();
+        self.store.set_deploy_id(&keys, &id.0, now).await?;
+        let finished = match self.wait_for_deploy(&id).await? {
+            Ok(finished) => finished,
+            Err(message) => return Ok(Batch::Unknown(message)),
+        };
+        if !finished.success {
+            let refusal = Refusal {
+                message: deploy_failure(&finished),
+                permanent: true,
+            };
+            results.extend(
+                deployed
+                    .iter()
+                    .map(|target| (target.id.to_owned(), Err(refusal.clone()))),
+            );
+            return Ok(Batch::Items(results));
+        }
+        // The deploy reports what it deployed, not the status each trigger ended with: one
+        // query reads them back.
+        let ids: Vec<String> = deployed.iter().map(|t| t.id.to_owned()).collect();
+        let read_back = read_current(&self.client, Kind::Trigger, &ids)
+            .await
+            .map_err(|error| self.salesforce_error("reading back triggers failed", error))?;
+        for target in &deployed {
+            let result = match read_back.get(target.id) {
+                Some(current) if current.activation == target.to => Ok(()),
+                Some(current) => Err(Refusal {
+                    message: format!(
+                        "deploy {id} succeeded but the trigger reads back as {}",
+                        describe(current.activation)
+                    ),
+                    permanent: false,
+                }),
+                None => Err(Refusal {
+                    message: format!("deploy {id} succeeded but the trigger is gone"),
+                    permanent: false,
+                }),
+            };
+            results.insert(target.id.to_owned(), result);
+        }
+        Ok(Batch::Items(results))
+    }
+
+    /// Polls `id` until it is done. `Ok(Err(message))` when it could not be polled: its rows
+    /// keep the deploy id, and polling resumes on a later converge.
+    async fn wait_for_deploy(
+        &self,
+        id: &DeployId,
+    ) -> Result<Result<DeployOutcome, String>, EngineError> {
+        match self.client.wait_for_deploy(id, self.poll, |_| {}).await {
+            Ok(finished) => Ok(Ok(finished)),
+            Err(error) if matches!(error, SfError::RequestLimitExceeded { .. }) => {
+                Err(self.salesforce_error("polling a trigger deploy failed", error))
+            }
+            Err(error) => Ok(Err(format!("polling deploy {id} failed: {error}"))),
+        }
+    }
+
+    /// Settles the trigger rows a deploy was carrying when a converge stopped (see the module
+    /// docs): polls each deploy id once to its end. Returns the rows left for the table.
+    async fn settle_deploys<'a>(
+        &self,
+        rows: Vec<&'a (JournalEntry, Desired)>,
+        now: Timestamp,
+        outcome: &mut Outcome,
+    ) -> Result<Vec<&'a (JournalEntry, Desired)>, EngineError> {
+        let mut by_deploy: BTreeMap<&str, Vec<&JournalEntry>> = BTreeMap::new();
+        for (entry, _) in &rows {
+            if let (Step::Pausing | Step::Restoring, Some(deploy)) =
+                (entry.step, entry.deploy_id.as_deref())
+            {
+                by_deploy.entry(deploy).or_default().push(entry);
+            }
+        }
+        let mut done: BTreeSet<ComponentKey> = BTreeSet::new();
+        for (deploy, entries) in by_deploy {
+            let id = DeployId(deploy.to_owned());
+            let (message, give_up) = match self.wait_for_deploy(&id).await? {
+                // The org now shows what the deploy did; the table takes it from here.
+                Ok(finished) if finished.success => continue,
+                Ok(finished) => (deploy_failure(&finished), true),
+                Err(message) => (message, false),
+            };
+            let mut updates = Vec::new();
+            for entry in entries {
+                match (give_up, entry.step) {
+                    // As in a pause that ran to its end: a failed pause deploy is given up.
+                    (true, Step::Pausing) => {
+                        outcome.failed.push(self.issue(entry, &message));
+                        updates.push(StepUpdate {
+                            count_attempt: true,
+                            ..self.update(entry, Step::Failed, Some(message.clone()), None)
+                        });
+                    }
+                    // A failed restore deploy left the trigger paused: the table deploys
+                    // again (the row was only due once its backoff had passed).
+                    (true, _) => continue,
+                    // Not polled: left as it is until the backoff has passed.
+                    (false, step) => {
+                        outcome.failed.push(self.issue(entry, &message));
+                        updates.push(StepUpdate {
+                            count_attempt: true,
+                            ..self.update(entry, step, Some(message.clone()), None)
+                        });
+                    }
+                }
+                done.insert(entry.key.clone());
+            }
+            self.store.update_steps(&updates, now).await?;
+        }
+        Ok(rows
+            .into_iter()
+            .filter(|(entry, _)| !done.contains(&entry.key))
+            .collect())
+    }
+
+    /// The test level of a trigger deploy: none in a sandbox, the configured level in
+    /// production (never `NoTestRun`, which production refuses).
+    async fn test_level(&self) -> Result<TestLevel, EngineError> {
+        let known = *self
+            .is_sandbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let is_sandbox = match known {
+            Some(is_sandbox) => is_sandbox,
+            None => {
+                let info = read_org_info(&self.client)
+                    .await
+                    .map_err(|error| self.salesforce_error("reading the org type failed", error))?;
+                self.remember_sandbox(info.is_sandbox);
+                info.is_sandbox
+            }
+        };
+        Ok(trigger_test_level(is_sandbox, &self.production_tests))
+    }
+
+    fn remember_sandbox(&self, is_sandbox: bool) {
+        *self
+            .is_sandbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(is_sandbox);
     }
 
     fn key(&self, kind: Kind, id: &str) -> ComponentKey {
@@ -694,6 +982,71 @@ fn due(entry: &JournalEntry, now: Timestamp) -> bool {
     now.as_millisecond() >= entry.updated_at.as_millisecond().saturating_add(wait_ms)
 }
 
+/// The test level of a trigger deploy in an org: `NoTestRun` in a sandbox, `production`
+/// otherwise (which, built from the configuration, is never `NoTestRun`).
+pub fn trigger_test_level(is_sandbox: bool, production: &TestLevel) -> TestLevel {
+    if is_sandbox {
+        TestLevel::NoTestRun
+    } else {
+        production.clone()
+    }
+}
+
+/// The production test level the configuration asks for.
+pub fn production_test_level(level: TriggerTestLevel, tests: Vec<String>) -> TestLevel {
+    match level {
+        TriggerTestLevel::RunLocalTests => TestLevel::RunLocalTests,
+        TriggerTestLevel::RunSpecifiedTests => TestLevel::RunSpecifiedTests(tests),
+        TriggerTestLevel::RunAllTestsInOrg => TestLevel::RunAllTestsInOrg,
+    }
+}
+
+/// What became of a batch write.
+enum Batch {
+    /// Nothing is known of any item (the call failed as a whole, or the deploy could not be
+    /// started or polled for sure).
+    Unknown(String),
+    /// The outcome of each item, verified, by id.
+    Items(BTreeMap<String, Result<(), Refusal>>),
+}
+
+/// Why one item was not switched, and whether trying again can help.
+#[derive(Debug, Clone)]
+struct Refusal {
+    message: String,
+    permanent: bool,
+}
+
+impl From<&SfError> for Refusal {
+    fn from(error: &SfError) -> Refusal {
+        Refusal {
+            message: error.to_string(),
+            permanent: !error.is_transient(),
+        }
+    }
+}
+
+/// A failed deploy in one line: its status, then each component problem, failing test
+/// (`Class.method: message`) and coverage warning.
+fn deploy_failure(finished: &DeployOutcome) -> String {
+    let mut parts = vec![format!("deploy {} {}", finished.id, finished.status)];
+    parts.extend(finished.error_message.iter().cloned());
+    parts.extend(
+        finished
+            .component_failures
+            .iter()
+            .map(|failure| format!("{}: {}", failure.full_name, failure.problem)),
+    );
+    parts.extend(finished.test_failures.iter().map(|failure| {
+        format!(
+            "test {}.{}: {}",
+            failure.name, failure.method_name, failure.message
+        )
+    }));
+    parts.extend(finished.coverage_warnings.iter().cloned());
+    parts.join("; ")
+}
+
 /// A write target with the component's name, for reports.
 #[derive(Debug, Clone)]
 struct Named<'a> {
@@ -737,6 +1090,8 @@ fn describe(activation: Activation) -> String {
         } => "no version active".to_owned(),
         Activation::Rule { active: true } => "active".to_owned(),
         Activation::Rule { active: false } => "inactive".to_owned(),
+        Activation::Trigger { active: true } => "Active".to_owned(),
+        Activation::Trigger { active: false } => "Inactive".to_owned(),
     }
 }
 

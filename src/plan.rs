@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::automation::{Component, Discovery, Kind, ObservedState};
-use crate::salesforce::ApiVersion;
+use crate::engine::trigger_test_level;
+use crate::salesforce::{ApiVersion, TestLevel};
 
 /// Bumped whenever a field is removed or changes meaning; additions keep the version.
 pub const PLAN_JSON_VERSION: u32 = 1;
@@ -22,6 +23,9 @@ pub struct OrgPlan<'a> {
     pub org: &'a str,
     pub api_version: ApiVersion,
     pub discovery: &'a Discovery,
+    /// The test level the org's trigger deploys use in production (from its configuration);
+    /// a sandbox runs none.
+    pub production_tests: &'a TestLevel,
 }
 
 impl OrgPlan<'_> {
@@ -112,6 +116,27 @@ pub fn render_text(plan: &OrgPlan<'_>) -> String {
         plan.pause_count(),
         plan.skip_count()
     );
+    let triggers = discovery
+        .components
+        .iter()
+        .filter(|c| c.kind == Kind::Trigger && c.will_pause())
+        .count();
+    if triggers > 0 {
+        let level = trigger_test_level(discovery.org.is_sandbox, plan.production_tests);
+        let _ = writeln!(
+            out,
+            "Triggers: {triggers} switched by one Metadata API deploy per pause and per \
+             restore, test level {}",
+            level.as_str()
+        );
+        if !discovery.org.is_sandbox {
+            let _ = writeln!(
+                out,
+                "Warning: this is a production org; each trigger deploy runs Apex tests and can \
+                 take minutes, and if a test fails no trigger is switched"
+            );
+        }
+    }
     let reasons = skip_reason_counts(discovery);
     if !reasons.is_empty() {
         let list = reasons
@@ -351,6 +376,7 @@ mod tests {
             org: "demo",
             api_version: ApiVersion::DEFAULT,
             discovery: &discovery,
+            production_tests: &TestLevel::RunLocalTests,
         };
         let text = render_text(&plan);
         assert!(text.contains("Flows: 1 to pause, 1 skipped"), "{text}");
@@ -370,6 +396,7 @@ mod tests {
             org: "demo",
             api_version: ApiVersion::DEFAULT,
             discovery: &discovery,
+            production_tests: &TestLevel::RunLocalTests,
         };
         let json: serde_json::Value =
             serde_json::from_str(&render_json(&[plan])).expect("valid JSON");
@@ -379,5 +406,55 @@ mod tests {
         assert_eq!(org["summary"]["skip_reasons"]["screen_flow"], 1);
         assert_eq!(org["components"][0]["state"]["active_version"], 2);
         assert_eq!(org["components"][1]["reason"], "screen_flow");
+    }
+
+    #[test]
+    fn triggers_to_pause_show_the_test_level_and_warn_in_production() {
+        let mut discovery = discovery();
+        assert!(
+            !render_text(&OrgPlan {
+                org: "demo",
+                api_version: ApiVersion::DEFAULT,
+                discovery: &discovery,
+                production_tests: &TestLevel::RunLocalTests,
+            })
+            .contains("test level"),
+            "no trigger, no line"
+        );
+        discovery.components.push(Component {
+            kind: Kind::Trigger,
+            id: "01q000000000001AAA".to_owned(),
+            api_name: "AccountTrigger".to_owned(),
+            object: Some("Account".to_owned()),
+            namespace: None,
+            state: ObservedState::Trigger {
+                status: "Active".to_owned(),
+            },
+            decision: Decision::Pause,
+        });
+        let production_tests = TestLevel::RunSpecifiedTests(vec!["AccountTriggerTest".to_owned()]);
+        let sandbox = render_text(&OrgPlan {
+            org: "demo",
+            api_version: ApiVersion::DEFAULT,
+            discovery: &discovery,
+            production_tests: &production_tests,
+        });
+        assert!(sandbox.contains("test level NoTestRun"), "{sandbox}");
+        assert!(!sandbox.contains("Warning"), "{sandbox}");
+        discovery.org.is_sandbox = false;
+        let production = render_text(&OrgPlan {
+            org: "demo",
+            api_version: ApiVersion::DEFAULT,
+            discovery: &discovery,
+            production_tests: &production_tests,
+        });
+        assert!(
+            production.contains("test level RunSpecifiedTests"),
+            "{production}"
+        );
+        assert!(
+            production.contains("Warning: this is a production org"),
+            "{production}"
+        );
     }
 }

@@ -29,7 +29,8 @@ fn later(minutes: i64) -> Timestamp {
         .expect("in range")
 }
 
-/// Every kind but triggers, which this engine does not switch.
+/// Every kind but triggers: these tests need no Metadata API deploy (triggers are covered by
+/// `tests/engine_triggers.rs`).
 fn switched_scope() -> Scope {
     Scope::new(
         [
@@ -102,7 +103,7 @@ async fn converge(engine: &OrgEngine, at: Timestamp) -> Outcome {
         .expect("converge")
 }
 
-/// The true state of the components the engine switches (triggers left out).
+/// The true state of the components in these tests' scope (triggers left out).
 fn switched_state(sim: &SimHandle) -> Value {
     let snapshot = sim.snapshot();
     json!({
@@ -141,7 +142,7 @@ async fn a_pause_and_its_release_leave_the_org_exactly_as_it_was() {
     );
     assert_eq!(
         during["triggers"], before["triggers"],
-        "triggers are not switched"
+        "triggers are outside this engine's scope"
     );
 
     // Converging again with nothing changed makes no call.
@@ -606,6 +607,7 @@ async fn an_org_out_of_api_calls_is_reported_once_and_paused_when_calls_return()
         .expect("a new day");
     let reports = service.reconcile(later(4), quiet).await;
     let outcome = reports[0].result.as_ref().expect("converged");
-    assert_eq!(outcome.paused, 16);
+    // The daemon's configuration covers every kind: 16 flows and rules and the 3 triggers.
+    assert_eq!(outcome.paused, 19);
     sim.shutdown().await;
 }

@@ -997,3 +997,151 @@ async fn an_existing_database_in_an_unwritable_directory_is_reported() {
         "{message}"
     );
 }
+
+fn trigger_entry(org: &str, sf_id: &str) -> NewJournalEntry {
+    NewJournalEntry {
+        key: key(org, Kind::Trigger, sf_id),
+        api_name: format!("Trigger_{sf_id}"),
+        object: Some("Account".to_owned()),
+        prior_state: json!({ "type": "trigger", "active": true }),
+        set_state: json!({ "type": "trigger", "active": false }),
+    }
+}
+
+#[tokio::test]
+async fn a_deploy_id_is_recorded_for_a_batch_kept_by_step_updates_and_cleared_by_a_new_pause() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = open(tmp.path()).await;
+    let first = trigger_entry("prod", "01q000000000001");
+    let second = trigger_entry("prod", "01q000000000002");
+    let other = trigger_entry("prod", "01q000000000003");
+    store
+        .record_pausing(&[first.clone(), second.clone(), other.clone()], at(0))
+        .await
+        .expect("record");
+    let deploy_of = |journal: &[pauseplay::store::JournalEntry], k: &ComponentKey| {
+        journal
+            .iter()
+            .find(|entry| entry.key == *k)
+            .map(|entry| entry.deploy_id.clone())
+    };
+    let journal = store.journal("prod").await.expect("journal");
+    assert!(journal.iter().all(|entry| entry.deploy_id.is_none()));
+
+    store
+        .set_deploy_id(
+            &[first.key.clone(), second.key.clone()],
+            "0Af000000000001",
+            at(1),
+        )
+        .await
+        .expect("set");
+    let journal = store.journal("prod").await.expect("journal");
+    assert_eq!(
+        deploy_of(&journal, &first.key),
+        Some(Some("0Af000000000001".to_owned()))
+    );
+    assert_eq!(
+        deploy_of(&journal, &second.key),
+        Some(Some("0Af000000000001".to_owned()))
+    );
+    assert_eq!(
+        deploy_of(&journal, &other.key),
+        Some(None),
+        "not in the batch"
+    );
+    let entry = store
+        .journal_entry(&first.key)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!((entry.step, entry.updated_at), (Step::Pausing, at(1)));
+    assert_eq!(
+        entry.prior_state, first.prior_state,
+        "prior state untouched"
+    );
+
+    // Step updates leave it as it is, whatever the step.
+    store
+        .update_steps(
+            &[
+                StepUpdate {
+                    count_attempt: true,
+                    ..step_to(&first.key, Step::Paused)
+                },
+                StepUpdate {
+                    last_error: Some("tests failed".to_owned()),
+                    ..step_to(&second.key, Step::Failed)
+                },
+            ],
+            at(2),
+        )
+        .await
+        .expect("update");
+    let entry = store
+        .journal_entry(&first.key)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(entry.deploy_id.as_deref(), Some("0Af000000000001"));
+    assert_eq!(entry.step, Step::Paused);
+
+    // A later deploy (the restore) replaces it.
+    store
+        .update_steps(&[step_to(&first.key, Step::Restoring)], at(3))
+        .await
+        .expect("update");
+    store
+        .set_deploy_id(std::slice::from_ref(&first.key), "0Af000000000002", at(4))
+        .await
+        .expect("set");
+    let entry = store
+        .journal_entry(&first.key)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(entry.deploy_id.as_deref(), Some("0Af000000000002"));
+
+    // A new pause of a finished row starts without a deploy.
+    store
+        .record_pausing(std::slice::from_ref(&second), at(5))
+        .await
+        .expect("a failed row starts over");
+    let entry = store
+        .journal_entry(&second.key)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!((entry.step, entry.deploy_id), (Step::Pausing, None));
+
+    // An unknown key fails the whole batch; nothing of it is written.
+    let unknown = key("prod", Kind::Trigger, "01q000000000999");
+    let err = store
+        .set_deploy_id(
+            &[other.key.clone(), unknown.clone()],
+            "0Af000000000003",
+            at(6),
+        )
+        .await
+        .expect_err("unknown key");
+    assert!(
+        matches!(&err, StoreError::UnknownJournalEntry { key, .. } if *key == unknown),
+        "{err:?}"
+    );
+    let entry = store
+        .journal_entry(&other.key)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!((entry.deploy_id, entry.updated_at), (None, at(0)));
+
+    // An empty batch writes nothing; an empty id is refused by the schema.
+    store
+        .set_deploy_id(&[], "0Af000000000004", at(7))
+        .await
+        .expect("empty");
+    store
+        .set_deploy_id(std::slice::from_ref(&other.key), "", at(7))
+        .await
+        .expect_err("an empty deploy id is not an id");
+}

@@ -7,7 +7,9 @@
 //! switched by writing back the full `Metadata` just read with only `active` changed, so an
 //! edit made to the rule meanwhile survives the write.
 //!
-//! Apex triggers are not switched here: they need a Metadata API deploy.
+//! Apex triggers are read here (one Tooling query per 200 ids, which also gives the body a
+//! deploy needs) but not written: switching one takes a Metadata API deploy of its source with
+//! the new status (`OrgClient::deploy_triggers`), which the engine drives.
 
 use std::collections::BTreeMap;
 
@@ -16,14 +18,16 @@ use serde_json::{Value, json};
 
 use super::Kind;
 use super::read::read_records;
-use crate::salesforce::{CompositeRequest, OrgClient, SfError};
+use super::scope::namespaced;
+use crate::salesforce::{CompositeRequest, OrgClient, SfError, TriggerSource};
 
 /// Ids per `IN (...)` list in the flow state query, well below SOQL's length limit.
 const IDS_PER_QUERY: usize = 200;
 
 /// The activation state pauseplay records before a pause and sets during one. Serialised into
 /// the journal (`{"type":"flow","active_version":3}`, `{"type":"rule","active":true}`), so its
-/// JSON form is a stored format: change it only with a migration.
+/// JSON form is a stored format: change it only with a migration. Triggers are
+/// `{"type":"trigger","active":true}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Activation {
@@ -31,6 +35,8 @@ pub enum Activation {
     Flow { active_version: Option<u32> },
     /// A validation or workflow rule.
     Rule { active: bool },
+    /// An Apex trigger: `Status` `Active` or `Inactive` (a `Deleted` trigger reads as gone).
+    Trigger { active: bool },
 }
 
 impl Activation {
@@ -41,7 +47,7 @@ impl Activation {
                 active_version: None,
             }),
             Kind::ValidationRule | Kind::WorkflowRule => Some(Activation::Rule { active: false }),
-            Kind::Trigger => None,
+            Kind::Trigger => Some(Activation::Trigger { active: false }),
         }
     }
 }
@@ -52,6 +58,16 @@ pub struct Current {
     pub activation: Activation,
     /// The rule's full `Metadata` as read, to write back with only `active` changed.
     metadata: Option<Value>,
+    /// The trigger's source as read, to deploy with only its status changed.
+    trigger: Option<TriggerSource>,
+}
+
+impl Current {
+    /// A trigger's source as read (its body byte for byte): what a deploy switching it sends,
+    /// so an edit made to the trigger meanwhile survives. `None` for other kinds.
+    pub fn trigger_source(&self) -> Option<&TriggerSource> {
+        self.trigger.as_ref()
+    }
 }
 
 /// The Tooling sObject that holds the activation of `kind`.
@@ -98,8 +114,95 @@ pub async fn read_current(
                 })
                 .collect()
         }
-        Kind::Trigger => Err(unsupported(client, kind)),
+        Kind::Trigger => read_triggers(client, ids).await,
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TriggerStateRow {
+    id: String,
+    name: String,
+    body: String,
+    /// A JSON number (`66.0`); the deploy wants it as text.
+    api_version: f64,
+    status: String,
+    namespace_prefix: Option<String>,
+}
+
+/// One Tooling query per 200 triggers: status and source of each. A `Deleted` trigger is
+/// left out, as if gone: there is nothing to pause or restore in it.
+async fn read_triggers(
+    client: &OrgClient,
+    ids: &[String],
+) -> Result<BTreeMap<String, Current>, SfError> {
+    let mut found = BTreeMap::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let query = format!(
+            "SELECT Id, Name, Body, ApiVersion, Status, NamespacePrefix FROM ApexTrigger \
+             WHERE Id IN ({})",
+            id_list(chunk)
+        );
+        let rows: Vec<TriggerStateRow> = client.tooling_query(&query).await?;
+        for row in rows {
+            let active = match row.status.as_str() {
+                "Active" => true,
+                "Inactive" => false,
+                "Deleted" => continue,
+                other => {
+                    return Err(SfError::Decode {
+                        org: client.org().to_owned(),
+                        path: "/tooling/query (ApexTrigger)".to_owned(),
+                        expected: "Status Active, Inactive or Deleted".to_owned(),
+                        detail: format!("trigger {} has Status `{other}`", row.id),
+                    });
+                }
+            };
+            found.insert(
+                row.id,
+                Current {
+                    activation: Activation::Trigger { active },
+                    metadata: None,
+                    trigger: Some(TriggerSource {
+                        name: namespaced(row.namespace_prefix.as_deref(), &row.name),
+                        body: row.body,
+                        // One decimal, as Salesforce writes versions: 66 -> "66.0".
+                        api_version: format!("{:.1}", row.api_version),
+                    }),
+                },
+            );
+        }
+    }
+    Ok(by_requested_id(ids, found))
+}
+
+/// An SOQL `IN` list of ids. Ids are letters and digits; anything else is dropped rather than
+/// put into SOQL.
+fn id_list(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| {
+            format!(
+                "'{}'",
+                id.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Salesforce may answer with 18-character ids for 15-character ones asked for; keys the
+/// result by the ids asked for.
+fn by_requested_id(ids: &[String], found: BTreeMap<String, Current>) -> BTreeMap<String, Current> {
+    ids.iter()
+        .filter_map(|id| {
+            found
+                .iter()
+                .find(|(found_id, _)| same_id(found_id, id))
+                .map(|(_, current)| (id.clone(), current.clone()))
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,19 +226,7 @@ async fn read_flows(
 ) -> Result<BTreeMap<String, Current>, SfError> {
     let mut found = BTreeMap::new();
     for chunk in ids.chunks(IDS_PER_QUERY) {
-        let list = chunk
-            .iter()
-            // Ids are letters and digits; anything else is dropped rather than put into SOQL.
-            .map(|id| {
-                format!(
-                    "'{}'",
-                    id.chars()
-                        .filter(char::is_ascii_alphanumeric)
-                        .collect::<String>()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = id_list(chunk);
         let query = format!(
             "SELECT Id, ActiveVersion.VersionNumber FROM FlowDefinition WHERE Id IN ({list})"
         );
@@ -147,21 +238,12 @@ async fn read_flows(
                 Current {
                     activation: Activation::Flow { active_version },
                     metadata: None,
+                    trigger: None,
                 },
             );
         }
     }
-    // Salesforce may answer with 18-character ids for 15-character ones asked for; key the
-    // result by the ids asked for.
-    Ok(ids
-        .iter()
-        .filter_map(|id| {
-            found
-                .iter()
-                .find(|(found_id, _)| same_id(found_id, id))
-                .map(|(_, current)| (id.clone(), current.clone()))
-        })
-        .collect())
+    Ok(by_requested_id(ids, found))
 }
 
 /// Salesforce ids compare on their first 15 characters (the 18-character form adds a
@@ -177,6 +259,7 @@ fn rule_current(record: &Value) -> Option<Current> {
     Some(Current {
         activation: Activation::Rule { active },
         metadata: Some(metadata.clone()),
+        trigger: None,
     })
 }
 
@@ -246,6 +329,7 @@ fn patch_body(client: &OrgClient, target: &Target<'_>) -> Result<Value, SfError>
             metadata.insert("active".to_owned(), Value::Bool(active));
             Ok(json!({ "Metadata": metadata }))
         }
+        (Activation::Trigger { .. }, _) => Err(unsupported(client, Kind::Trigger)),
         (Activation::Rule { .. }, _) => Err(SfError::Config {
             org: client.org().to_owned(),
             message: format!(
@@ -272,6 +356,13 @@ mod tests {
         let rule: Activation =
             serde_json::from_value(json!({"type": "rule", "active": true})).expect("parses");
         assert_eq!(rule, Activation::Rule { active: true });
+        assert_eq!(
+            serde_json::to_value(Activation::Trigger { active: true }).ok(),
+            Some(json!({"type": "trigger", "active": true}))
+        );
+        let trigger: Activation =
+            serde_json::from_value(json!({"type": "trigger", "active": false})).expect("parses");
+        assert_eq!(trigger, Activation::Trigger { active: false });
     }
 
     #[test]
@@ -294,6 +385,9 @@ mod tests {
             Activation::paused(Kind::WorkflowRule),
             Some(Activation::Rule { active: false })
         );
-        assert_eq!(Activation::paused(Kind::Trigger), None);
+        assert_eq!(
+            Activation::paused(Kind::Trigger),
+            Some(Activation::Trigger { active: false })
+        );
     }
 }

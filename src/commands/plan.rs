@@ -7,7 +7,9 @@ use tokio::task::JoinSet;
 
 use super::{CommandError, client_for, load_config, select_orgs};
 use crate::automation::{Discovery, Scope, discover};
+use crate::engine::production_test_level;
 use crate::plan::{OrgPlan, render_json, render_text};
+use crate::salesforce::TestLevel;
 
 /// Discovers every selected org (concurrently: reads only) and renders the plan. When some
 /// orgs fail, the plans of the others are still rendered and the failures reported.
@@ -37,12 +39,17 @@ pub async fn plan(config_path: &Path, orgs: &[String], json: bool) -> Result<Str
     discoveries.sort_by_key(|(index, _)| *index);
     failures.sort_by_key(|(index, _)| *index);
 
+    let levels: Vec<TestLevel> = selected
+        .iter()
+        .map(|org| production_test_level(org.trigger_test_level, org.trigger_tests.clone()))
+        .collect();
     let plans: Vec<OrgPlan<'_>> = discoveries
         .iter()
         .map(|(index, discovery)| OrgPlan {
             org: &selected[*index].name,
             api_version: selected[*index].api_version,
             discovery,
+            production_tests: &levels[*index],
         })
         .collect();
     let output = if json {

@@ -102,12 +102,15 @@ impl Service {
             let client = OrgClient::new(client_settings(org))?;
             engines.insert(
                 org.name.clone(),
-                Arc::new(OrgEngine::new(
-                    org.name.clone(),
-                    client,
-                    Scope::from_org(org),
-                    store.clone(),
-                )),
+                Arc::new(
+                    OrgEngine::new(
+                        org.name.clone(),
+                        client,
+                        Scope::from_org(org),
+                        store.clone(),
+                    )
+                    .with_trigger_tests(org.trigger_test_level, org.trigger_tests.clone()),
+                ),
             );
         }
         Ok(Service {

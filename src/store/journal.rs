@@ -51,7 +51,7 @@ impl Store {
     }
 
     /// The write-ahead step of a pause. In one `BEGIN IMMEDIATE` transaction, writes every
-    /// entry with step `pausing`, 0 attempts and no error or conflict, replacing rows whose
+    /// entry with step `pausing`, 0 attempts and no error, conflict or deploy id, replacing rows whose
     /// step is `restored`, `conflict` or `failed`.
     ///
     /// A row whose step is `pausing`, `paused` or `restoring` still holds a prior state the org
@@ -73,13 +73,13 @@ impl Store {
             // whatever the caller read before: no separate check-then-write.
             let result = sqlx::query(
                 "INSERT INTO journal (org, kind, sf_id, api_name, object, prior_state, \
-                 set_state, step, attempts, last_error, conflict, updated_at_ms) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, 'pausing', 0, NULL, NULL, ?) \
+                 set_state, step, attempts, last_error, conflict, updated_at_ms, deploy_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, 'pausing', 0, NULL, NULL, ?, NULL) \
                  ON CONFLICT (org, kind, sf_id) DO UPDATE SET \
                  api_name = excluded.api_name, object = excluded.object, \
                  prior_state = excluded.prior_state, set_state = excluded.set_state, \
                  step = 'pausing', attempts = 0, last_error = NULL, conflict = NULL, \
-                 updated_at_ms = excluded.updated_at_ms \
+                 updated_at_ms = excluded.updated_at_ms, deploy_id = NULL \
                  WHERE journal.step IN ('restored', 'conflict', 'failed')",
             )
             .bind(&entry.key.org)
@@ -133,7 +133,9 @@ impl Store {
     /// batch with [`StoreError::UnknownJournalEntry`]; nothing of it is written.
     ///
     /// The store does not judge transitions (that is the engine's job); it only refuses to
-    /// lose a prior state, which [`Store::record_pausing`] guards.
+    /// lose a prior state, which [`Store::record_pausing`] guards. A row's `deploy_id` is left
+    /// as it is: the engine replaces it with [`Store::set_deploy_id`] when it starts another
+    /// deploy, and a settled row keeps it as the record of the deploy that settled it.
     pub async fn update_steps(
         &self,
         updates: &[StepUpdate],
@@ -166,6 +168,46 @@ impl Store {
                 return Err(StoreError::UnknownJournalEntry {
                     path: self.path.to_path_buf(),
                     key: update.key.clone(),
+                });
+            }
+        }
+        self.commit(tx, OP).await
+    }
+
+    /// Records `deploy_id` as the Metadata API deploy carrying every row in `keys`, in one
+    /// `BEGIN IMMEDIATE` transaction, and sets the update time. Called after the deploy was
+    /// accepted and before it is polled: a crash after this point is settled by polling the
+    /// deploy. A key with no journal row fails the whole batch with
+    /// [`StoreError::UnknownJournalEntry`]; nothing of it is written.
+    pub async fn set_deploy_id(
+        &self,
+        keys: &[ComponentKey],
+        deploy_id: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "record a deploy id";
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write(OP).await?;
+        for key in keys {
+            let result = sqlx::query(
+                "UPDATE journal SET deploy_id = ?, updated_at_ms = ? \
+                 WHERE org = ? AND kind = ? AND sf_id = ?",
+            )
+            .bind(deploy_id)
+            .bind(to_ms(now))
+            .bind(&key.org)
+            .bind(key.kind.as_str())
+            .bind(&key.sf_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.error(OP, e))?;
+            if result.rows_affected() == 0 {
+                self.rollback(tx, OP).await;
+                return Err(StoreError::UnknownJournalEntry {
+                    path: self.path.to_path_buf(),
+                    key: key.clone(),
                 });
             }
         }

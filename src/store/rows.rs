@@ -28,7 +28,7 @@ macro_rules! hold_columns {
 macro_rules! journal_columns {
     () => {
         "org, kind, sf_id, api_name, object, prior_state, set_state, step, attempts, \
-         last_error, conflict, updated_at_ms"
+         last_error, conflict, updated_at_ms, deploy_id"
     };
 }
 
@@ -182,6 +182,7 @@ pub(crate) struct JournalRow {
     last_error: Option<String>,
     conflict: Option<String>,
     updated_at_ms: i64,
+    deploy_id: Option<String>,
 }
 
 impl JournalRow {
@@ -219,6 +220,7 @@ impl JournalRow {
             attempts,
             last_error: self.last_error,
             conflict: self.conflict,
+            deploy_id: self.deploy_id,
         })
     }
 }

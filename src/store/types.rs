@@ -195,6 +195,10 @@ pub struct JournalEntry {
     pub last_error: Option<String>,
     pub conflict: Option<String>,
     pub updated_at: Timestamp,
+    /// The Metadata API deploy that carries this trigger's step (`Pausing` or `Restoring`),
+    /// recorded before the deploy is polled so a crash mid-deploy is settled by reading that
+    /// deploy, not by deploying again. `None` for other kinds and before a deploy starts.
+    pub deploy_id: Option<String>,
 }
 
 /// A component about to be paused, written ahead of the remote change.

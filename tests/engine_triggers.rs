@@ -1,0 +1,484 @@
+//! Apex triggers in the engine: one Metadata API deploy per phase, the test level per org
+//! type, a production deploy whose tests fail, a trigger re-activated during a pause, and a
+//! converge interrupted between starting a deploy and polling it.
+
+mod common;
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use pauseplay::automation::{Kind, Scope};
+use pauseplay::engine::{OrgEngine, Outcome, Progress};
+use pauseplay::salesforce::{PollPolicy, TestLevel, TriggerSource, TriggerStatus};
+use pauseplay::sim::{AdminAction, Scenario, SimHandle, TriggerStatus as SimTriggerStatus};
+use pauseplay::store::{
+    Actor, ComponentKey, Hold, HoldScope, HoldSource, NewHold, NewJournalEntry, Step, Store,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use common::{client, mixed_scenario, repo_path, settings, sim_client, start_sim};
+
+const FAST_POLLS: PollPolicy = PollPolicy {
+    initial: Duration::from_millis(1),
+    max: Duration::from_millis(5),
+};
+
+fn now() -> Timestamp {
+    Timestamp::from_second(1_795_000_000).expect("valid timestamp")
+}
+
+fn later(minutes: i64) -> Timestamp {
+    now()
+        .checked_add(SignedDuration::from_mins(minutes))
+        .expect("in range")
+}
+
+fn every_kind() -> Scope {
+    Scope::new(Kind::ALL.into_iter().collect(), None, Vec::new(), false)
+}
+
+fn engine_for(org: &str, sim: &SimHandle, store: &Store) -> OrgEngine {
+    let mut settings = settings(org, &sim.base_url(), sim.client_id(), sim.client_secret());
+    settings.request_timeout = Duration::from_secs(10);
+    OrgEngine::new(
+        org.to_owned(),
+        client(settings),
+        every_kind(),
+        store.clone(),
+    )
+    .with_poll_policy(FAST_POLLS)
+}
+
+fn production() -> Scenario {
+    Scenario::load(&repo_path("config/sim/production.toml")).expect("production scenario")
+}
+
+async fn hold(store: &Store, org: &str, scope: HoldScope) -> Hold {
+    store
+        .insert_hold(&NewHold {
+            org: org.to_owned(),
+            source: HoldSource::Manual,
+            owner: Actor {
+                uid: Some(1000),
+                name: "oncall".to_owned(),
+            },
+            reason: Some("test".to_owned()),
+            scope,
+            created_at: now(),
+            expires_at: later(60),
+        })
+        .await
+        .expect("insert hold")
+}
+
+async fn release(store: &Store, hold: &Hold, at: Timestamp) {
+    store
+        .release_hold(hold.id, &Actor::daemon(), at)
+        .await
+        .expect("release")
+        .expect("was active");
+}
+
+async fn converge(engine: &OrgEngine, at: Timestamp) -> Outcome {
+    engine
+        .converge(at, &|_: Progress| {})
+        .await
+        .expect("converge")
+}
+
+/// The org's components, without the deploys it has run.
+fn org_state(sim: &SimHandle) -> Value {
+    let mut snapshot = sim.snapshot();
+    if let Some(map) = snapshot.as_object_mut() {
+        map.remove("deploys");
+    }
+    snapshot
+}
+
+fn deploys(sim: &SimHandle) -> Vec<Value> {
+    sim.snapshot()["deploys"]
+        .as_array()
+        .cloned()
+        .expect("deploys")
+}
+
+fn trigger_status(sim: &SimHandle, name: &str) -> String {
+    sim.snapshot()["triggers"]
+        .as_array()
+        .and_then(|triggers| triggers.iter().find(|t| t["name"] == name))
+        .and_then(|trigger| trigger["status"].as_str())
+        .unwrap_or_else(|| panic!("trigger {name}"))
+        .to_owned()
+}
+
+fn trigger_names(outcome_issues: &[pauseplay::engine::Issue]) -> Vec<&str> {
+    outcome_issues
+        .iter()
+        .filter(|issue| issue.kind == Kind::Trigger)
+        .map(|issue| issue.api_name.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sandbox_pauses_and_restores_triggers_exactly_with_one_deploy_per_phase() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    let engine = engine_for("mixed", &sim, &store);
+    let before = org_state(&sim);
+
+    let hold = hold(&store, "mixed", HoldScope::default()).await;
+    let paused = converge(&engine, now()).await;
+    assert_eq!(
+        paused.paused, 19,
+        "16 flows and rules, 3 triggers: {paused:?}"
+    );
+    assert!(paused.is_clean(), "{paused:?}");
+    for name in ["AccountTrigger", "ContactTrigger", "InvoiceTrigger"] {
+        assert_eq!(trigger_status(&sim, name), "Inactive", "{name}");
+    }
+    // The managed trigger and the inactive one are not touched.
+    assert_eq!(trigger_status(&sim, "OpportunityTrigger"), "Inactive");
+    let runs = deploys(&sim);
+    assert_eq!(runs.len(), 1, "all three in one deploy: {runs:?}");
+    assert_eq!(runs[0]["test_level"], "NoTestRun");
+    let journal = store.journal("mixed").await.expect("journal");
+    let triggers: Vec<_> = journal
+        .iter()
+        .filter(|entry| entry.key.kind == Kind::Trigger)
+        .collect();
+    assert_eq!(triggers.len(), 3);
+    for entry in &triggers {
+        assert_eq!(entry.step, Step::Paused);
+        assert_eq!(
+            entry.prior_state,
+            json!({"type": "trigger", "active": true})
+        );
+        assert_eq!(
+            entry.deploy_id.as_ref(),
+            runs[0]["id"].as_str().map(str::to_owned).as_ref()
+        );
+    }
+
+    // Nothing to do while the hold stands: no deploy.
+    let again = converge(&engine, later(1)).await;
+    assert_eq!((again.paused, again.restored), (0, 0));
+    assert_eq!(deploys(&sim).len(), 1);
+
+    release(&store, &hold, later(2)).await;
+    let restored = converge(&engine, later(2)).await;
+    assert_eq!(restored.restored, 19, "{restored:?}");
+    assert!(restored.is_clean(), "{restored:?}");
+    assert_eq!(
+        org_state(&sim),
+        before,
+        "exact restore, trigger bodies included"
+    );
+    let runs = deploys(&sim);
+    assert_eq!(runs.len(), 2, "one deploy to restore: {runs:?}");
+    assert_eq!(runs[1]["test_level"], "NoTestRun");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn production_deploys_run_local_tests_and_never_no_test_run() {
+    let sim = start_sim(production()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    let engine = engine_for("prod", &sim, &store);
+    let before = org_state(&sim);
+
+    let hold = hold(&store, "prod", HoldScope::default()).await;
+    let paused = converge(&engine, now()).await;
+    assert_eq!(paused.paused, 7, "{paused:?}");
+    assert!(paused.is_clean(), "{paused:?}");
+    assert_eq!(trigger_status(&sim, "AccountTrigger"), "Inactive");
+
+    release(&store, &hold, later(2)).await;
+    let restored = converge(&engine, later(2)).await;
+    assert_eq!(restored.restored, 7, "{restored:?}");
+    assert!(restored.is_clean(), "{restored:?}");
+    assert_eq!(org_state(&sim), before, "exact restore");
+    let levels: Vec<Value> = deploys(&sim)
+        .iter()
+        .map(|deploy| deploy["test_level"].clone())
+        .collect();
+    assert_eq!(levels, [json!("RunLocalTests"), json!("RunLocalTests")]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_production_deploy_whose_tests_fail_changes_no_trigger_and_names_the_test() {
+    let sim = start_sim(production()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    let engine = engine_for("prod", &sim, &store);
+    let before = org_state(&sim);
+    sim.admin(AdminAction::SetDeployBehaviour {
+        failing_tests: vec!["AccountTriggerTest.testInsert".to_owned()],
+        coverage_shortfall: false,
+    })
+    .expect("make a test fail");
+
+    let hold = hold(&store, "prod", HoldScope::default()).await;
+    let outcome = converge(&engine, now()).await;
+    assert_eq!(
+        outcome.paused, 6,
+        "flows and rules still paused: {outcome:?}"
+    );
+    assert_eq!(
+        trigger_names(&outcome.failed),
+        ["AccountTrigger"],
+        "{outcome:?}"
+    );
+    let message = &outcome.failed[0].message;
+    assert!(
+        message.contains("AccountTriggerTest.testInsert"),
+        "{message}"
+    );
+    assert!(message.contains("Failed"), "{message}");
+    assert_eq!(
+        org_state(&sim)["triggers"],
+        before["triggers"],
+        "nothing changed"
+    );
+    let key = ComponentKey {
+        org: "prod".to_owned(),
+        kind: Kind::Trigger,
+        sf_id: outcome.failed[0].id.clone(),
+    };
+    let entry = store
+        .journal_entry(&key)
+        .await
+        .expect("read")
+        .expect("journaled");
+    assert_eq!(entry.step, Step::Failed);
+    assert!(
+        entry
+            .last_error
+            .as_deref()
+            .is_some_and(|error| error.contains("AccountTriggerTest.testInsert"))
+    );
+    let levels: Vec<Value> = deploys(&sim)
+        .iter()
+        .map(|deploy| deploy["test_level"].clone())
+        .collect();
+    assert_eq!(levels, [json!("RunLocalTests")]);
+
+    // A failed pause is not retried; the release restores the rest and deploys nothing.
+    release(&store, &hold, later(2)).await;
+    let restored = converge(&engine, later(2)).await;
+    assert_eq!(restored.restored, 6, "{restored:?}");
+    assert!(restored.is_clean(), "{restored:?}");
+    assert_eq!(org_state(&sim), before);
+    assert_eq!(deploys(&sim).len(), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_trigger_reactivated_during_the_pause_is_a_conflict_and_left_alone() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    let engine = engine_for("mixed", &sim, &store);
+    let scope = HoldScope {
+        kinds: Some([Kind::Trigger].into_iter().collect()),
+        objects: None,
+    };
+    let hold = hold(&store, "mixed", scope).await;
+    let paused = converge(&engine, now()).await;
+    assert_eq!(paused.paused, 3, "{paused:?}");
+
+    sim.admin(AdminAction::SetTriggerStatus {
+        name: "AccountTrigger".to_owned(),
+        status: SimTriggerStatus::Active,
+    })
+    .expect("re-activate");
+    release(&store, &hold, later(2)).await;
+    let restored = converge(&engine, later(2)).await;
+    assert_eq!(restored.restored, 2, "{restored:?}");
+    assert_eq!(
+        trigger_names(&restored.conflicts),
+        ["AccountTrigger"],
+        "{restored:?}"
+    );
+    assert!(restored.failed.is_empty(), "{restored:?}");
+    for name in ["AccountTrigger", "ContactTrigger", "InvoiceTrigger"] {
+        assert_eq!(trigger_status(&sim, name), "Active", "{name}");
+    }
+    let runs = deploys(&sim);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let members = runs[1]["members"].to_string();
+    assert!(!members.contains("AccountTrigger"), "left alone: {members}");
+    assert!(members.contains("ContactTrigger"), "{members}");
+    sim.shutdown().await;
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TriggerRow {
+    id: String,
+    name: String,
+    body: String,
+    api_version: f64,
+    status: String,
+    namespace_prefix: Option<String>,
+}
+
+#[tokio::test]
+async fn a_converge_after_a_crash_mid_deploy_polls_that_deploy_and_deploys_nothing_more() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    let before = org_state(&sim);
+    let scope = HoldScope {
+        kinds: Some([Kind::Trigger].into_iter().collect()),
+        objects: None,
+    };
+    let hold = hold(&store, "mixed", scope).await;
+
+    // What a converge does before it polls: journal, deploy, record the deploy id. Then the
+    // process dies.
+    let direct = sim_client("mixed", &sim);
+    let rows: Vec<TriggerRow> = direct
+        .tooling_query(
+            "SELECT Id, Name, Body, ApiVersion, Status, NamespacePrefix FROM ApexTrigger",
+        )
+        .await
+        .expect("trigger query");
+    let rows: Vec<TriggerRow> = rows
+        .into_iter()
+        .filter(|row| row.status == "Active" && row.namespace_prefix.is_none())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    let entries: Vec<NewJournalEntry> = rows
+        .iter()
+        .map(|row| NewJournalEntry {
+            key: ComponentKey {
+                org: "mixed".to_owned(),
+                kind: Kind::Trigger,
+                sf_id: row.id.clone(),
+            },
+            api_name: row.name.clone(),
+            object: None,
+            prior_state: json!({"type": "trigger", "active": true}),
+            set_state: json!({"type": "trigger", "active": false}),
+        })
+        .collect();
+    store
+        .record_pausing(&entries, now())
+        .await
+        .expect("journal");
+    let sources: Vec<TriggerSource> = rows
+        .iter()
+        .map(|row| TriggerSource {
+            name: row.name.clone(),
+            body: row.body.clone(),
+            api_version: format!("{:.1}", row.api_version),
+        })
+        .collect();
+    let id = direct
+        .deploy_triggers(&sources, TriggerStatus::Inactive, &TestLevel::NoTestRun)
+        .await
+        .expect("deploy accepted");
+    let keys: Vec<ComponentKey> = entries.iter().map(|entry| entry.key.clone()).collect();
+    store
+        .set_deploy_id(&keys, &id.0, now())
+        .await
+        .expect("deploy id");
+
+    let engine = engine_for("mixed", &sim, &store);
+    let paused = converge(&engine, later(1)).await;
+    assert_eq!(paused.paused, 3, "{paused:?}");
+    assert!(paused.is_clean(), "{paused:?}");
+    assert_eq!(
+        deploys(&sim).len(),
+        1,
+        "the deploy was polled, not repeated"
+    );
+    for name in ["AccountTrigger", "ContactTrigger", "InvoiceTrigger"] {
+        assert_eq!(trigger_status(&sim, name), "Inactive", "{name}");
+    }
+    for key in &keys {
+        let entry = store.journal_entry(key).await.expect("read").expect("row");
+        assert_eq!(entry.step, Step::Paused);
+    }
+
+    release(&store, &hold, later(2)).await;
+    let restored = converge(&engine, later(2)).await;
+    assert_eq!(restored.restored, 3, "{restored:?}");
+    assert_eq!(org_state(&sim), before);
+    assert_eq!(deploys(&sim).len(), 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_restore_deploy_stays_restoring_and_is_retried_after_the_backoff() {
+    let sim = start_sim(production()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    let before = org_state(&sim);
+    let hold = hold(&store, "prod", HoldScope::default()).await;
+    let paused = converge(&engine_for("prod", &sim, &store), now()).await;
+    assert_eq!(paused.paused, 7, "{paused:?}");
+
+    // A restart: the new engine restores without a discovery, so it reads the org type
+    // itself before deploying (production: tests run).
+    let engine = engine_for("prod", &sim, &store);
+    sim.admin(AdminAction::SetDeployBehaviour {
+        failing_tests: vec!["AccountTriggerTest.testUpdate".to_owned()],
+        coverage_shortfall: false,
+    })
+    .expect("make a test fail");
+    release(&store, &hold, later(2)).await;
+    let first = converge(&engine, later(2)).await;
+    assert_eq!(first.restored, 6, "the other kinds are restored: {first:?}");
+    assert_eq!(
+        trigger_names(&first.failed),
+        ["AccountTrigger"],
+        "{first:?}"
+    );
+    assert!(
+        first.failed[0]
+            .message
+            .contains("AccountTriggerTest.testUpdate"),
+        "{first:?}"
+    );
+    assert_eq!(trigger_status(&sim, "AccountTrigger"), "Inactive");
+    let journal = store.journal("prod").await.expect("journal");
+    let row = journal
+        .iter()
+        .find(|entry| entry.key.kind == Kind::Trigger)
+        .expect("trigger row");
+    assert_eq!(row.step, Step::Restoring, "a restore is never given up");
+    assert_eq!(row.attempts, 2, "the pause, then the failed restore");
+    assert!(row.last_error.is_some(), "{row:?}");
+
+    sim.admin(AdminAction::SetDeployBehaviour {
+        failing_tests: Vec::new(),
+        coverage_shortfall: false,
+    })
+    .expect("tests pass again");
+    // Within the backoff nothing is tried.
+    let early = converge(
+        &engine,
+        later(2)
+            .checked_add(SignedDuration::from_secs(10))
+            .expect("in range"),
+    )
+    .await;
+    assert_eq!((early.restored, early.failed.len()), (0, 0), "{early:?}");
+    assert_eq!(deploys(&sim).len(), 2);
+
+    let retried = converge(&engine, later(4)).await;
+    assert_eq!(retried.restored, 1, "{retried:?}");
+    assert!(retried.is_clean(), "{retried:?}");
+    assert_eq!(org_state(&sim), before, "exact restore");
+    let levels: Vec<Value> = deploys(&sim)
+        .iter()
+        .map(|deploy| deploy["test_level"].clone())
+        .collect();
+    assert_eq!(levels, vec![json!("RunLocalTests"); 3]);
+    sim.shutdown().await;
+}
