@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::automation::{Kind, Scope, discover};
 use crate::commands::client_settings;
+use crate::commands::remote::{pause_text, resume_text, status_text};
 use crate::config::{Config, DaemonConfig, LogFormat, OrgConfig, SecretSource, TriggerTestLevel};
 use crate::control::ControlClient;
 use crate::control::protocol::{Event, OrgOutcome, Request, ResultBody};
@@ -181,24 +182,12 @@ async fn operate(socket: &Path, out: &mut String) -> anyhow::Result<()> {
     let ResultBody::Pause { holds, orgs } = pause else {
         bail!("the daemon answered the pause with `{}`", pause.kind());
     };
-    for hold in &holds {
-        let _ = writeln!(
-            out,
-            "hold #{} on org `{}` until {}",
-            hold.id, hold.org, hold.expires_at
-        );
-    }
-    outcome_lines(out, &orgs)?;
+    out.push_str(&pause_text(&holds, &orgs));
+    ensure_clean(&orgs)?;
 
     let _ = writeln!(out, "\n$ pauseplay status");
     if let ResultBody::Status(status) = client.request(Request::Status {}, |_| {}).await? {
-        for org in &status.orgs {
-            let _ = writeln!(
-                out,
-                "org `{}`: {} paused, {} pausing, {} restoring, {} failed, {} conflict",
-                org.org, org.paused, org.pausing, org.restoring, org.failed, org.conflict
-            );
-        }
+        out.push_str(&status_text(&status));
     }
 
     let _ = writeln!(out, "\n$ pauseplay resume --org demo");
@@ -211,10 +200,11 @@ async fn operate(socket: &Path, out: &mut String) -> anyhow::Result<()> {
             |event| progress_line(out, &event),
         )
         .await?;
-    let ResultBody::Resume { orgs, .. } = resume else {
+    let ResultBody::Resume { released, orgs } = resume else {
         bail!("the daemon answered the resume with `{}`", resume.kind());
     };
-    outcome_lines(out, &orgs)
+    out.push_str(&resume_text(&released, &orgs));
+    ensure_clean(&orgs)
 }
 
 /// Connects to the daemon, waiting (with a deadline) for it to open its socket.
@@ -244,18 +234,9 @@ fn progress_line(out: &mut String, event: &Event) {
     }
 }
 
-fn outcome_lines(out: &mut String, orgs: &[OrgOutcome]) -> anyhow::Result<()> {
+/// The demo passes only if every org converged with no failure and no conflict.
+fn ensure_clean(orgs: &[OrgOutcome]) -> anyhow::Result<()> {
     for org in orgs {
-        let _ = writeln!(
-            out,
-            "org `{}`: {} paused, {} restored, {} skipped, {} failed, {} conflicts",
-            org.org,
-            org.paused,
-            org.restored,
-            org.skipped,
-            org.failed.len(),
-            org.conflicts.len()
-        );
         if let Some(error) = &org.error {
             bail!("org `{}` stopped: {error}", org.org);
         }

@@ -61,9 +61,9 @@ struct FlowDefinitionRow {
 /// A `Flow` (one version of a flow): nested in a `FlowDefinition` row, or read on its own.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct VersionRef {
+pub(super) struct VersionRef {
     #[serde(default, deserialize_with = "super::de::version_number")]
-    version_number: Option<u32>,
+    pub(super) version_number: Option<u32>,
 }
 
 /// Builds the `FlowDefinitionView` query for the kinds in scope, so an org that pauses only

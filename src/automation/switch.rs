@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Kind;
+use super::flow::VersionRef;
 use super::read::read_records;
 use super::scope::namespaced;
 use crate::salesforce::{CompositeRequest, OrgClient, SfError, TriggerSource};
@@ -209,14 +210,7 @@ fn by_requested_id(ids: &[String], found: BTreeMap<String, Current>) -> BTreeMap
 #[serde(rename_all = "PascalCase")]
 struct FlowStateRow {
     id: String,
-    active_version: Option<FlowVersion>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct FlowVersion {
-    #[serde(default, deserialize_with = "super::de::version_number")]
-    version_number: Option<u32>,
+    active_version: Option<VersionRef>,
 }
 
 /// One Tooling query per 200 flows: `FlowDefinition` rows with their active version number.

@@ -5,7 +5,7 @@ mod auth_test;
 mod check_config;
 mod daemon;
 mod plan;
-mod remote;
+pub(crate) mod remote;
 mod sim;
 
 pub use auth_test::auth_test;

@@ -160,7 +160,7 @@ fn report_outcomes(text: &str, orgs: &[OrgOutcome]) -> Result<String, CommandErr
     }
 }
 
-fn pause_text(holds: &[HoldView], orgs: &[OrgOutcome]) -> String {
+pub(crate) fn pause_text(holds: &[HoldView], orgs: &[OrgOutcome]) -> String {
     let mut out = String::new();
     for hold in holds {
         let _ = writeln!(
@@ -176,7 +176,7 @@ fn pause_text(holds: &[HoldView], orgs: &[OrgOutcome]) -> String {
     out
 }
 
-fn resume_text(released: &[HoldView], orgs: &[OrgOutcome]) -> String {
+pub(crate) fn resume_text(released: &[HoldView], orgs: &[OrgOutcome]) -> String {
     let mut out = String::new();
     if released.is_empty() {
         out.push_str("no manual hold was in force\n");
@@ -221,7 +221,7 @@ fn push_outcomes(out: &mut String, orgs: &[OrgOutcome]) {
     }
 }
 
-fn status_text(status: &StatusView) -> String {
+pub(crate) fn status_text(status: &StatusView) -> String {
     let mut out = String::new();
     if status.holds.is_empty() {
         out.push_str("no holds in force\n");
