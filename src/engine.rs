@@ -32,7 +32,10 @@
 //! | Restoring | the table (remote now shows P)       | the table: remote still S, so a new deploy (after the backoff) |
 //!
 //! A deploy that could not be polled leaves its rows as they are, with the error, until the
-//! backoff has passed.
+//! backoff has passed. A row entering `Pausing` or `Restoring` from another step loses the id
+//! of the deploy that carried its previous step (the store sees to it), so a crash before the
+//! new id is journaled is settled from the trigger's status alone. The deploy being polled is
+//! also kept in memory ([`OrgEngine::watched_deploy`]) for `status`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -169,6 +172,31 @@ pub struct OrgEngine {
     /// Whether the org is a sandbox, from the last discovery or one `Organization` read. It
     /// decides the test level, so it is read before the first trigger deploy, never guessed.
     is_sandbox: Mutex<Option<bool>>,
+    /// The trigger deploy this engine is polling right now, as its last poll saw it, for
+    /// `status`. The journal says which deploys are under way; only the poller knows how far.
+    watched: Mutex<Option<DeployWatch>>,
+}
+
+/// A trigger deploy being polled, as its last poll saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployWatch {
+    pub id: String,
+    /// The test level it was started with, when this engine started it (a deploy resumed
+    /// after a restart was started by an earlier process).
+    pub test_level: Option<String>,
+    /// `None` until the first poll answers.
+    pub status: Option<String>,
+    pub state_detail: Option<String>,
+    pub tests_run: u64,
+}
+
+/// Clears an engine's [`DeployWatch`] when dropped.
+struct Unwatch<'a>(&'a OrgEngine);
+
+impl Drop for Unwatch<'_> {
+    fn drop(&mut self) {
+        self.0.watch(None);
+    }
 }
 
 /// Where a component should be.
@@ -190,6 +218,7 @@ impl OrgEngine {
             production_tests: TestLevel::RunLocalTests,
             poll: PollPolicy::default(),
             is_sandbox: Mutex::new(None),
+            watched: Mutex::new(None),
         }
     }
 
@@ -212,6 +241,21 @@ impl OrgEngine {
 
     pub fn client(&self) -> &OrgClient {
         &self.client
+    }
+
+    /// The trigger deploy being polled right now, if any. Never waits for a converge.
+    pub fn watched_deploy(&self) -> Option<DeployWatch> {
+        self.watched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn watch(&self, watch: Option<DeployWatch>) {
+        *self
+            .watched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = watch;
     }
 
     /// Brings the org to the state its active holds call for (see the module docs).
@@ -765,7 +809,7 @@ impl OrgEngine {
             .map(|target| self.key(Kind::Trigger, target.id))
             .collect();
         self.store.set_deploy_id(&keys, &id.0, now).await?;
-        let finished = match self.wait_for_deploy(&id).await? {
+        let finished = match self.wait_for_deploy(&id, Some(&level)).await? {
             Ok(finished) => finished,
             Err(message) => return Ok(Batch::Unknown(message)),
         };
@@ -812,8 +856,32 @@ impl OrgEngine {
     async fn wait_for_deploy(
         &self,
         id: &DeployId,
+        level: Option<&TestLevel>,
     ) -> Result<Result<DeployOutcome, String>, EngineError> {
-        match self.client.wait_for_deploy(id, self.poll, |_| {}).await {
+        let test_level = level.map(|level| level.as_str().to_owned());
+        // Cleared however this ends, a dropped converge included.
+        let unwatch = Unwatch(self);
+        self.watch(Some(DeployWatch {
+            id: id.0.clone(),
+            test_level: test_level.clone(),
+            status: None,
+            state_detail: None,
+            tests_run: 0,
+        }));
+        let result = self
+            .client
+            .wait_for_deploy(id, self.poll, |seen| {
+                self.watch(Some(DeployWatch {
+                    id: id.0.clone(),
+                    test_level: test_level.clone(),
+                    status: Some(seen.status.clone()),
+                    state_detail: seen.state_detail.clone(),
+                    tests_run: seen.tests_run,
+                }));
+            })
+            .await;
+        drop(unwatch);
+        match result {
             Ok(finished) => Ok(Ok(finished)),
             Err(error) if matches!(error, SfError::RequestLimitExceeded { .. }) => {
                 Err(self.salesforce_error("polling a trigger deploy failed", error))
@@ -841,7 +909,7 @@ impl OrgEngine {
         let mut done: BTreeSet<ComponentKey> = BTreeSet::new();
         for (deploy, entries) in by_deploy {
             let id = DeployId(deploy.to_owned());
-            let (message, give_up) = match self.wait_for_deploy(&id).await? {
+            let (message, give_up) = match self.wait_for_deploy(&id, None).await? {
                 // The org now shows what the deploy did; the table takes it from here.
                 Ok(finished) if finished.success => continue,
                 Ok(finished) => (deploy_failure(&finished), true),

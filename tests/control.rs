@@ -141,6 +141,15 @@ fn expected(request: &Request) -> ResultBody {
                 restoring: 0,
                 failed: 1,
                 conflict: 0,
+                deploys: Vec::new(),
+                failures: vec![ComponentIssue {
+                    kind: "flow".into(),
+                    api_name: "Lead_Router".into(),
+                    id: "300000000000001".into(),
+                    message: "UNABLE_TO_LOCK_ROW".into(),
+                }],
+                conflicts: Vec::new(),
+                error: None,
             }],
         }),
         Request::History { org, limit } => ResultBody::History {

@@ -545,8 +545,14 @@ async fn a_refused_restore_stays_visible_and_is_retried_with_backoff_until_it_su
         .expect("config");
     let service = pauseplay::daemon::service::Service::new(config, store.clone()).expect("service");
     let status = service.status(now()).await.expect("status");
-    assert_eq!(status.orgs["sim"].failed, 1);
-    assert_eq!(status.orgs["sim"].restoring, 0);
+    assert_eq!(status.orgs["sim"].counts.failed, 1);
+    assert_eq!(status.orgs["sim"].counts.restoring, 0);
+    let listed = &status.orgs["sim"].failures;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(
+        listed[0].message.contains("FIELD_INTEGRITY_EXCEPTION"),
+        "status says why: {listed:?}"
+    );
 
     // Too soon for another attempt: no call is made.
     let calls = engine.client().api_calls();

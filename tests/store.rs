@@ -1009,7 +1009,7 @@ fn trigger_entry(org: &str, sf_id: &str) -> NewJournalEntry {
 }
 
 #[tokio::test]
-async fn a_deploy_id_is_recorded_for_a_batch_kept_by_step_updates_and_cleared_by_a_new_pause() {
+async fn a_deploy_id_is_recorded_for_a_batch_kept_within_a_step_and_cleared_by_a_new_one() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let store = open(tmp.path()).await;
     let first = trigger_entry("prod", "01q000000000001");
@@ -1086,15 +1086,41 @@ async fn a_deploy_id_is_recorded_for_a_batch_kept_by_step_updates_and_cleared_by
     assert_eq!(entry.deploy_id.as_deref(), Some("0Af000000000001"));
     assert_eq!(entry.step, Step::Paused);
 
-    // A later deploy (the restore) replaces it.
+    // The restore's write-ahead clears it: the pause's deploy does not carry the restore,
+    // and a crash before the restore's deploy id is recorded must not poll it.
     store
         .update_steps(&[step_to(&first.key, Step::Restoring)], at(3))
         .await
         .expect("update");
+    let entry = store
+        .journal_entry(&first.key)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!((entry.step, entry.deploy_id), (Step::Restoring, None));
     store
         .set_deploy_id(std::slice::from_ref(&first.key), "0Af000000000002", at(4))
         .await
         .expect("set");
+    let entry = store
+        .journal_entry(&first.key)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(entry.deploy_id.as_deref(), Some("0Af000000000002"));
+
+    // A restore retried in the same step keeps the deploy it is waiting on.
+    store
+        .update_steps(
+            &[StepUpdate {
+                last_error: Some("polling failed".to_owned()),
+                count_attempt: true,
+                ..step_to(&first.key, Step::Restoring)
+            }],
+            at(5),
+        )
+        .await
+        .expect("update");
     let entry = store
         .journal_entry(&first.key)
         .await

@@ -13,7 +13,8 @@ use serde_json::json;
 
 use super::CommandError;
 use crate::control::protocol::{
-    Event, HistoryView, HoldView, OrgOutcome, Request, ResultBody, StatusView,
+    ComponentIssue, DeployView, Event, HistoryView, HoldView, OrgOutcome, Phase, Request,
+    ResultBody, StatusView,
 };
 use crate::control::{ClientError, ControlClient};
 
@@ -204,17 +205,25 @@ fn push_outcomes(out: &mut String, orgs: &[OrgOutcome]) {
         if let Some(error) = &org.error {
             let _ = writeln!(out, "  stopped: {error}");
         }
-        for issue in &org.failed {
+        if !org.failed.is_empty() && org.paused > 0 {
             let _ = writeln!(
                 out,
-                "  failed   {} {}: {}",
-                issue.kind, issue.api_name, issue.message
+                "  partial: {} paused, {} not; those are left as they were",
+                org.paused,
+                org.failed.len()
             );
         }
-        for issue in &org.conflicts {
+        push_issues(out, &org.failed, &org.conflicts);
+    }
+}
+
+/// One line per failed and conflicting component.
+fn push_issues(out: &mut String, failed: &[ComponentIssue], conflicts: &[ComponentIssue]) {
+    for (label, issues) in [("failed  ", failed), ("conflict", conflicts)] {
+        for issue in issues {
             let _ = writeln!(
                 out,
-                "  conflict {} {}: {}",
+                "  {label} {} {}: {}",
                 issue.kind, issue.api_name, issue.message
             );
         }
@@ -254,8 +263,45 @@ pub(crate) fn status_text(status: &StatusView) -> String {
             "org `{}`: {} paused, {} pausing, {} restoring, {} failed, {} conflict",
             org.org, org.paused, org.pausing, org.restoring, org.failed, org.conflict
         );
+        if let Some(error) = &org.error {
+            let _ = writeln!(out, "  reconcile failing: {error}");
+        }
+        for deploy in &org.deploys {
+            let _ = writeln!(out, "  {}", deploy_text(deploy));
+        }
+        push_issues(&mut out, &org.failures, &org.conflicts);
+        let unlisted = (org.failed + org.conflict)
+            .saturating_sub((org.failures.len() + org.conflicts.len()) as u64);
+        if unlisted > 0 {
+            let _ = writeln!(out, "  ... and {unlisted} more not listed");
+        }
     }
     out
+}
+
+/// `deploy 0Af... pausing 3 triggers (A, B, C) since T: InProgress, RunLocalTests, 4 tests run`
+fn deploy_text(deploy: &DeployView) -> String {
+    let phase = match deploy.phase {
+        Phase::Restoring => "restoring",
+        _ => "pausing",
+    };
+    let count = deploy.triggers.len();
+    let mut progress: Vec<String> = Vec::new();
+    match &deploy.status {
+        Some(status) => progress.push(status.clone()),
+        None => progress.push("not being polled yet; the next reconcile polls it".to_owned()),
+    }
+    progress.extend(deploy.test_level.clone());
+    progress.extend(deploy.tests_run.map(|run| format!("{run} tests run")));
+    progress.extend(deploy.state_detail.clone());
+    format!(
+        "deploy {} {phase} {count} trigger{} ({}) since {}: {}",
+        deploy.id,
+        if count == 1 { "" } else { "s" },
+        deploy.triggers.join(", "),
+        deploy.started_at,
+        progress.join(", ")
+    )
 }
 
 fn history_text(entries: &[HistoryView]) -> String {

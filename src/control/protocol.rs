@@ -308,7 +308,9 @@ pub struct StatusView {
     pub orgs: Vec<OrgStatusView>,
 }
 
-/// Component counts of one org, by state.
+/// One org: component counts by state, the trigger deploys under way, and the components that
+/// failed or conflicted with the reason. The lists added after protocol 1's first release
+/// default to empty, so a client reads an older daemon's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgStatusView {
     pub org: String,
@@ -317,6 +319,44 @@ pub struct OrgStatusView {
     pub restoring: u64,
     pub failed: u64,
     pub conflict: u64,
+    /// Trigger deploys started and not yet settled.
+    #[serde(default)]
+    pub deploys: Vec<DeployView>,
+    /// The `failed` components with their last error, at most 200 (`failed` is the total).
+    #[serde(default)]
+    pub failures: Vec<ComponentIssue>,
+    /// The `conflict` components with what changed, at most 200 (`conflict` is the total).
+    #[serde(default)]
+    pub conflicts: Vec<ComponentIssue>,
+    /// Why the org's reconciles keep failing (no API calls left, a refused secret, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A Metadata API deploy carrying triggers, started and not yet settled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployView {
+    /// The Salesforce deploy request id (`0Af...`).
+    pub id: String,
+    /// `pausing` or `restoring`.
+    pub phase: Phase,
+    /// API names of the triggers it carries.
+    pub triggers: Vec<String>,
+    /// RFC 3339, UTC: when it was started.
+    pub started_at: Timestamp,
+    /// What the daemon's last poll saw (`Pending`, `InProgress`, ...); absent when the daemon
+    /// is not polling it at this moment (right after a restart, until the next reconcile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Salesforce's `stateDetail`, e.g. the test running now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_detail: Option<String>,
+    /// The test level it runs, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_level: Option<String>,
+    /// Tests completed so far, when polled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests_run: Option<u64>,
 }
 
 /// One entry of the audit trail.
@@ -593,6 +633,50 @@ mod tests {
             serde_json::to_value(&error).unwrap(),
             json!({"v":1,"error":{"code":"not_found","message":"no org named prd"}})
         );
+    }
+
+    #[test]
+    fn an_org_status_has_the_documented_shape_and_reads_without_the_later_lists() {
+        let org = OrgStatusView {
+            org: "prod".into(),
+            paused: 6,
+            pausing: 3,
+            restoring: 0,
+            failed: 1,
+            conflict: 0,
+            deploys: vec![DeployView {
+                id: "0Af000000000001".into(),
+                phase: Phase::Pausing,
+                triggers: vec!["AccountTrigger".into()],
+                started_at: "2026-05-01T01:00:00Z".parse().unwrap(),
+                status: Some("InProgress".into()),
+                state_detail: None,
+                test_level: Some("RunLocalTests".into()),
+                tests_run: Some(4),
+            }],
+            failures: vec![ComponentIssue {
+                kind: "trigger".into(),
+                api_name: "ContactTrigger".into(),
+                id: "01q000000000002".into(),
+                message: "deploy 0Af000000000000 Failed".into(),
+            }],
+            conflicts: vec![],
+            error: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&org).unwrap(),
+            json!({"org":"prod","paused":6,"pausing":3,"restoring":0,"failed":1,"conflict":0,
+                "deploys":[{"id":"0Af000000000001","phase":"pausing","triggers":["AccountTrigger"],
+                    "started_at":"2026-05-01T01:00:00Z","status":"InProgress",
+                    "test_level":"RunLocalTests","tests_run":4}],
+                "failures":[{"kind":"trigger","api_name":"ContactTrigger",
+                    "id":"01q000000000002","message":"deploy 0Af000000000000 Failed"}],
+                "conflicts":[]})
+        );
+        let older: OrgStatusView = serde_json::from_value(json!({"org":"prod","paused":6,
+            "pausing":0,"restoring":0,"failed":0,"conflict":0}))
+        .unwrap();
+        assert!(older.deploys.is_empty() && older.failures.is_empty() && older.error.is_none());
     }
 
     #[test]

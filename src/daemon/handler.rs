@@ -7,13 +7,14 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::service::{OrgReport, ProgressFn, Service, ServiceError, error_chain};
+use super::status::{DeployInFlight, OrgState};
 use crate::control::protocol::{
-    self, ComponentIssue, Event, HistoryView, HoldView, OrgOutcome, OrgStatusView, Request,
-    ResultBody, StatusView,
+    self, ComponentIssue, DeployView, Event, HistoryView, HoldView, OrgOutcome, OrgStatusView,
+    Request, ResultBody, StatusView,
 };
 use crate::control::{ControlError, EventSink, Handler, HandlerFuture, Peer};
 use crate::engine::{Issue, Phase, Progress};
-use crate::store::{Actor, HistoryEntry, Hold, HoldId, HoldSource};
+use crate::store::{Actor, HistoryEntry, Hold, HoldId, HoldSource, Step};
 
 /// How many history entries `history` returns when the client does not say, and at most.
 const HISTORY_DEFAULT: u32 = 50;
@@ -79,14 +80,7 @@ impl DaemonHandler {
                 let orgs = status
                     .orgs
                     .iter()
-                    .map(|(org, counts)| OrgStatusView {
-                        org: org.clone(),
-                        paused: counts.paused,
-                        pausing: counts.pausing,
-                        restoring: counts.restoring,
-                        failed: counts.failed,
-                        conflict: counts.conflict,
-                    })
+                    .map(|(org, state)| org_status_view(org, state))
                     .collect();
                 Ok(ResultBody::Status(StatusView {
                     holds: status.holds.iter().map(hold_view).collect(),
@@ -194,6 +188,40 @@ fn org_outcome(report: &OrgReport) -> OrgOutcome {
             conflicts: Vec::new(),
             error: Some(error_chain(error)),
         },
+    }
+}
+
+fn org_status_view(org: &str, state: &OrgState) -> OrgStatusView {
+    let counts = state.counts;
+    OrgStatusView {
+        org: org.to_owned(),
+        paused: counts.paused,
+        pausing: counts.pausing,
+        restoring: counts.restoring,
+        failed: counts.failed,
+        conflict: counts.conflict,
+        deploys: state.deploys.iter().map(deploy_view).collect(),
+        failures: state.failures.iter().map(issue_view).collect(),
+        conflicts: state.conflicts.iter().map(issue_view).collect(),
+        error: state.error.clone(),
+    }
+}
+
+fn deploy_view(deploy: &DeployInFlight) -> DeployView {
+    let watch = deploy.watch.as_ref();
+    DeployView {
+        id: deploy.id.clone(),
+        phase: if deploy.step == Step::Restoring {
+            protocol::Phase::Restoring
+        } else {
+            protocol::Phase::Pausing
+        },
+        triggers: deploy.triggers.clone(),
+        started_at: deploy.since,
+        status: watch.and_then(|watch| watch.status.clone()),
+        state_detail: watch.and_then(|watch| watch.state_detail.clone()),
+        test_level: watch.and_then(|watch| watch.test_level.clone()),
+        tests_run: watch.and_then(|watch| watch.status.as_ref().map(|_| watch.tests_run)),
     }
 }
 

@@ -1,5 +1,5 @@
-//! The daemon (`pauseplay daemon`): its operations ([`service`]), the control socket's
-//! [`handler`], and [`run`], which owns the tasks and the one shutdown path.
+//! The daemon (`pauseplay daemon`): its operations ([`service`]), what `status` derives from
+//! the journal ([`status`]), the control socket's [`handler`], and [`run`], which owns the tasks and the one shutdown path.
 //!
 //! Tasks: the control server (which tracks a task per connection), the reconcile loop and a
 //! small task that tells systemd the service is stopping. All are spawned into one `JoinSet`,
@@ -10,6 +10,7 @@
 
 pub mod handler;
 pub mod service;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,10 +14,11 @@ use tracing::warn;
 use crate::automation::Scope;
 use crate::commands::client_settings;
 use crate::config::Config;
+use crate::daemon::status::{OrgState, org_state};
 use crate::engine::{EngineError, Issue, OrgEngine, Outcome, Progress};
 use crate::salesforce::OrgClient;
 use crate::store::{
-    Actor, HistoryEntry, Hold, HoldId, HoldScope, HoldSource, NewHistory, NewHold, Step, Store,
+    Actor, HistoryEntry, Hold, HoldId, HoldScope, HoldSource, NewHistory, NewHold, Store,
     StoreError,
 };
 
@@ -64,22 +65,11 @@ pub struct ResumeReport {
     pub orgs: Vec<OrgReport>,
 }
 
-/// Holds in force and component counts per org.
+/// Holds in force and each org's state.
 #[derive(Debug)]
 pub struct StatusReport {
     pub holds: Vec<Hold>,
-    pub orgs: BTreeMap<String, StateCounts>,
-}
-
-/// How many components of an org are in each state. A step whose last write failed counts as
-/// `failed` until it succeeds: a restore that keeps failing must never look like progress.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StateCounts {
-    pub paused: u64,
-    pub pausing: u64,
-    pub restoring: u64,
-    pub failed: u64,
-    pub conflict: u64,
+    pub orgs: BTreeMap<String, OrgState>,
 }
 
 /// The daemon's operations over its orgs.
@@ -268,21 +258,18 @@ impl Service {
 
     pub async fn status(&self, now: Timestamp) -> Result<StatusReport, ServiceError> {
         let mut orgs = BTreeMap::new();
-        for org in self.engines.keys() {
-            let mut counts = StateCounts::default();
-            for entry in self.store.journal(org).await? {
-                let erring = entry.last_error.is_some();
-                match entry.step {
-                    Step::Paused => counts.paused += 1,
-                    Step::Pausing | Step::Restoring if erring => counts.failed += 1,
-                    Step::Pausing => counts.pausing += 1,
-                    Step::Restoring => counts.restoring += 1,
-                    Step::Failed => counts.failed += 1,
-                    Step::Conflict => counts.conflict += 1,
-                    Step::Restored => {}
-                }
-            }
-            orgs.insert(org.clone(), counts);
+        for (org, engine) in &self.engines {
+            let journal = self.store.journal(org).await?;
+            let error = self
+                .last_errors
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(org)
+                .cloned();
+            orgs.insert(
+                org.clone(),
+                org_state(&journal, engine.watched_deploy(), error),
+            );
         }
         Ok(StatusReport {
             holds: self.store.active_holds(now).await?,

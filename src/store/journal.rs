@@ -133,9 +133,12 @@ impl Store {
     /// batch with [`StoreError::UnknownJournalEntry`]; nothing of it is written.
     ///
     /// The store does not judge transitions (that is the engine's job); it only refuses to
-    /// lose a prior state, which [`Store::record_pausing`] guards. A row's `deploy_id` is left
-    /// as it is: the engine replaces it with [`Store::set_deploy_id`] when it starts another
-    /// deploy, and a settled row keeps it as the record of the deploy that settled it.
+    /// lose a prior state, which [`Store::record_pausing`] guards. A row entering `Pausing` or
+    /// `Restoring` from another step loses its `deploy_id`: that deploy carried the previous
+    /// step, and a crash before the next [`Store::set_deploy_id`] must not settle the new step
+    /// by polling it (Salesforce may not even know it any more). Otherwise the id is kept: a
+    /// settled row keeps it as the record of the deploy that settled it, and a row retried in
+    /// the same step keeps the deploy it is waiting on.
     pub async fn update_steps(
         &self,
         updates: &[StepUpdate],
@@ -148,9 +151,11 @@ impl Store {
         let mut tx = self.begin_write(OP).await?;
         for update in updates {
             let result = sqlx::query(
-                "UPDATE journal SET step = ?, last_error = ?, conflict = ?, \
-                 attempts = attempts + ?, updated_at_ms = ? \
-                 WHERE org = ? AND kind = ? AND sf_id = ?",
+                "UPDATE journal SET step = ?1, last_error = ?2, conflict = ?3, \
+                 attempts = attempts + ?4, updated_at_ms = ?5, \
+                 deploy_id = CASE WHEN step <> ?1 AND ?1 IN ('pausing', 'restoring') \
+                 THEN NULL ELSE deploy_id END \
+                 WHERE org = ?6 AND kind = ?7 AND sf_id = ?8",
             )
             .bind(update.step.as_str())
             .bind(update.last_error.as_deref())
