@@ -32,7 +32,8 @@
 //! | Restoring | the table (remote now shows P)       | the table: remote still S, so a new deploy (after the backoff) |
 //!
 //! A deploy that could not be polled leaves its rows as they are, with the error, until the
-//! backoff has passed. A row entering `Pausing` or `Restoring` from another step loses the id
+//! backoff has passed; one the org does not know (404) is settled from the trigger's status by
+//! the table, as if it had never been started. A row entering `Pausing` or `Restoring` from another step loses the id
 //! of the deploy that carried its previous step (the store sees to it), so a crash before the
 //! new id is journaled is settled from the trigger's status alone. The deploy being polled is
 //! also kept in memory ([`OrgEngine::watched_deploy`]) for `status`.
@@ -810,8 +811,10 @@ impl OrgEngine {
             .collect();
         self.store.set_deploy_id(&keys, &id.0, now).await?;
         let finished = match self.wait_for_deploy(&id, Some(&level)).await? {
-            Ok(finished) => finished,
-            Err(message) => return Ok(Batch::Unknown(message)),
+            Polled::Done(finished) => finished,
+            Polled::Failed(message) | Polled::Unknown(message) => {
+                return Ok(Batch::Unknown(message));
+            }
         };
         if !finished.success {
             let refusal = Refusal {
@@ -851,13 +854,12 @@ impl OrgEngine {
         Ok(Batch::Items(results))
     }
 
-    /// Polls `id` until it is done. `Ok(Err(message))` when it could not be polled: its rows
-    /// keep the deploy id, and polling resumes on a later converge.
+    /// Polls `id` until it is done (see [`Polled`]).
     async fn wait_for_deploy(
         &self,
         id: &DeployId,
         level: Option<&TestLevel>,
-    ) -> Result<Result<DeployOutcome, String>, EngineError> {
+    ) -> Result<Polled, EngineError> {
         let test_level = level.map(|level| level.as_str().to_owned());
         // Cleared however this ends, a dropped converge included.
         let unwatch = Unwatch(self);
@@ -882,11 +884,16 @@ impl OrgEngine {
             .await;
         drop(unwatch);
         match result {
-            Ok(finished) => Ok(Ok(finished)),
+            Ok(finished) => Ok(Polled::Done(finished)),
             Err(error) if matches!(error, SfError::RequestLimitExceeded { .. }) => {
                 Err(self.salesforce_error("polling a trigger deploy failed", error))
             }
-            Err(error) => Ok(Err(format!("polling deploy {id} failed: {error}"))),
+            Err(error) if error.is_not_found() => Ok(Polled::Unknown(format!(
+                "deploy {id} is unknown to the org ({error}); the triggers' status decides"
+            ))),
+            Err(error) => Ok(Polled::Failed(format!(
+                "polling deploy {id} failed: {error}"
+            ))),
         }
     }
 
@@ -911,9 +918,16 @@ impl OrgEngine {
             let id = DeployId(deploy.to_owned());
             let (message, give_up) = match self.wait_for_deploy(&id, None).await? {
                 // The org now shows what the deploy did; the table takes it from here.
-                Ok(finished) if finished.success => continue,
-                Ok(finished) => (deploy_failure(&finished), true),
-                Err(message) => (message, false),
+                Polled::Done(finished) if finished.success => continue,
+                Polled::Done(finished) => (deploy_failure(&finished), true),
+                // Nothing to wait for: the table settles the rows from the triggers' status
+                // (a second deploy if they are not switched yet), so a forgotten id can never
+                // keep a row waiting for good.
+                Polled::Unknown(message) => {
+                    warn!(org = %self.org, deploy = %id, %message, "a journaled deploy is unknown to the org");
+                    continue;
+                }
+                Polled::Failed(message) => (message, false),
             };
             let mut updates = Vec::new();
             for entry in entries {
@@ -1067,6 +1081,16 @@ pub fn production_test_level(level: TriggerTestLevel, tests: Vec<String>) -> Tes
         TriggerTestLevel::RunSpecifiedTests => TestLevel::RunSpecifiedTests(tests),
         TriggerTestLevel::RunAllTestsInOrg => TestLevel::RunAllTestsInOrg,
     }
+}
+
+/// What polling a deploy to its end came to.
+enum Polled {
+    Done(DeployOutcome),
+    /// It could not be polled (a transport error, a timeout): its rows keep the deploy id, and
+    /// polling resumes on a later converge.
+    Failed(String),
+    /// The org does not know the id (404 `NOT_FOUND`).
+    Unknown(String),
 }
 
 /// What became of a batch write.

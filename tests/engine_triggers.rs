@@ -12,7 +12,8 @@ use pauseplay::engine::{OrgEngine, Outcome, Progress};
 use pauseplay::salesforce::{PollPolicy, TestLevel, TriggerSource, TriggerStatus};
 use pauseplay::sim::{AdminAction, Scenario, SimHandle, TriggerStatus as SimTriggerStatus};
 use pauseplay::store::{
-    Actor, ComponentKey, Hold, HoldScope, HoldSource, NewHold, NewJournalEntry, Step, Store,
+    Actor, ComponentKey, Hold, HoldScope, HoldSource, NewHold, NewJournalEntry, Step, StepUpdate,
+    Store,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -480,5 +481,60 @@ async fn a_failed_restore_deploy_stays_restoring_and_is_retried_after_the_backof
         .map(|deploy| deploy["test_level"].clone())
         .collect();
     assert_eq!(levels, vec![json!("RunLocalTests"); 3]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_journaled_deploy_the_org_does_not_know_is_settled_from_the_triggers_status() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    let engine = engine_for("mixed", &sim, &store);
+    let before = org_state(&sim);
+    let scope = HoldScope {
+        kinds: Some([Kind::Trigger].into_iter().collect()),
+        objects: None,
+    };
+    let hold = hold(&store, "mixed", scope).await;
+    assert_eq!(converge(&engine, now()).await.paused, 3);
+
+    // The restore's rows carry a deploy id the org answers 404 NOT_FOUND for (a deploy
+    // Salesforce no longer keeps): polling it can never succeed.
+    release(&store, &hold, later(2)).await;
+    let journal = store.journal("mixed").await.expect("journal");
+    let keys: Vec<ComponentKey> = journal.iter().map(|entry| entry.key.clone()).collect();
+    let restoring: Vec<StepUpdate> = keys
+        .iter()
+        .map(|key| StepUpdate {
+            key: key.clone(),
+            step: Step::Restoring,
+            last_error: None,
+            conflict: None,
+            count_attempt: false,
+        })
+        .collect();
+    store
+        .update_steps(&restoring, later(2))
+        .await
+        .expect("write-ahead");
+    store
+        .set_deploy_id(&keys, "0AfZZ0000000001AAA", later(2))
+        .await
+        .expect("deploy id");
+
+    let restored = converge(&engine, later(3)).await;
+    assert_eq!(restored.restored, 3, "{restored:?}");
+    assert!(restored.is_clean(), "{restored:?}");
+    assert_eq!(org_state(&sim), before, "exact restore");
+    let runs = deploys(&sim);
+    assert_eq!(runs.len(), 2, "one new deploy for the restore: {runs:?}");
+    for key in &keys {
+        let entry = store.journal_entry(key).await.expect("read").expect("row");
+        assert_eq!(entry.step, Step::Restored);
+        assert_eq!(
+            entry.deploy_id.as_ref(),
+            runs[1]["id"].as_str().map(str::to_owned).as_ref()
+        );
+    }
     sim.shutdown().await;
 }
