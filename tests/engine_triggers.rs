@@ -1,6 +1,7 @@
 //! Apex triggers in the engine: one Metadata API deploy per phase, the test level per org
 //! type, a production deploy whose tests fail, a trigger re-activated during a pause, and a
-//! converge interrupted between starting a deploy and polling it.
+//! converge interrupted between starting a deploy and polling it, or between the write-ahead
+//! of a pause or a restore and the start of its deploy.
 
 mod common;
 
@@ -9,11 +10,11 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use pauseplay::automation::{Kind, Scope};
 use pauseplay::engine::{OrgEngine, Outcome, Progress};
-use pauseplay::salesforce::{PollPolicy, TestLevel, TriggerSource, TriggerStatus};
+use pauseplay::salesforce::{OrgClient, PollPolicy, TestLevel, TriggerSource, TriggerStatus};
 use pauseplay::sim::{AdminAction, Scenario, SimHandle, TriggerStatus as SimTriggerStatus};
 use pauseplay::store::{
-    Actor, ComponentKey, Hold, HoldScope, HoldSource, NewHold, NewJournalEntry, Step, StepUpdate,
-    Store,
+    Actor, ComponentKey, Hold, HoldScope, HoldSource, JournalEntry, NewHold, NewJournalEntry, Step,
+    StepUpdate, Store,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -327,6 +328,55 @@ struct TriggerRow {
     namespace_prefix: Option<String>,
 }
 
+/// The org's active, unmanaged triggers, read straight from the org (the ones a pause
+/// switches).
+async fn active_triggers(direct: &OrgClient) -> Vec<TriggerRow> {
+    let rows: Vec<TriggerRow> = direct
+        .tooling_query(
+            "SELECT Id, Name, Body, ApiVersion, Status, NamespacePrefix FROM ApexTrigger",
+        )
+        .await
+        .expect("trigger query");
+    rows.into_iter()
+        .filter(|row| row.status == "Active" && row.namespace_prefix.is_none())
+        .collect()
+}
+
+/// The journal rows a pause of `rows` writes ahead, as the engine writes them.
+fn pausing_entries(rows: &[TriggerRow]) -> Vec<NewJournalEntry> {
+    rows.iter()
+        .map(|row| NewJournalEntry {
+            key: ComponentKey {
+                org: "mixed".to_owned(),
+                kind: Kind::Trigger,
+                sf_id: row.id.clone(),
+            },
+            api_name: row.name.clone(),
+            object: None,
+            prior_state: json!({"type": "trigger", "active": true}),
+            set_state: json!({"type": "trigger", "active": false}),
+        })
+        .collect()
+}
+
+/// The journal's trigger rows of the mixed org.
+async fn trigger_rows(store: &Store) -> Vec<JournalEntry> {
+    store
+        .journal("mixed")
+        .await
+        .expect("journal")
+        .into_iter()
+        .filter(|entry| entry.key.kind == Kind::Trigger)
+        .collect()
+}
+
+fn triggers_only() -> HoldScope {
+    HoldScope {
+        kinds: Some([Kind::Trigger].into_iter().collect()),
+        objects: None,
+    }
+}
+
 #[tokio::test]
 async fn a_converge_after_a_crash_mid_deploy_polls_that_deploy_and_deploys_nothing_more() {
     let sim = start_sim(mixed_scenario()).await;
@@ -342,31 +392,9 @@ async fn a_converge_after_a_crash_mid_deploy_polls_that_deploy_and_deploys_nothi
     // What a converge does before it polls: journal, deploy, record the deploy id. Then the
     // process dies.
     let direct = sim_client("mixed", &sim);
-    let rows: Vec<TriggerRow> = direct
-        .tooling_query(
-            "SELECT Id, Name, Body, ApiVersion, Status, NamespacePrefix FROM ApexTrigger",
-        )
-        .await
-        .expect("trigger query");
-    let rows: Vec<TriggerRow> = rows
-        .into_iter()
-        .filter(|row| row.status == "Active" && row.namespace_prefix.is_none())
-        .collect();
+    let rows = active_triggers(&direct).await;
     assert_eq!(rows.len(), 3);
-    let entries: Vec<NewJournalEntry> = rows
-        .iter()
-        .map(|row| NewJournalEntry {
-            key: ComponentKey {
-                org: "mixed".to_owned(),
-                kind: Kind::Trigger,
-                sf_id: row.id.clone(),
-            },
-            api_name: row.name.clone(),
-            object: None,
-            prior_state: json!({"type": "trigger", "active": true}),
-            set_state: json!({"type": "trigger", "active": false}),
-        })
-        .collect();
+    let entries = pausing_entries(&rows);
     store
         .record_pausing(&entries, now())
         .await
@@ -481,6 +509,134 @@ async fn a_failed_restore_deploy_stays_restoring_and_is_retried_after_the_backof
         .map(|deploy| deploy["test_level"].clone())
         .collect();
     assert_eq!(levels, vec![json!("RunLocalTests"); 3]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_converge_after_a_crash_between_the_pause_write_ahead_and_its_deploy_deploys_once() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    let before = org_state(&sim);
+    let hold = hold(&store, "mixed", triggers_only()).await;
+
+    // What a converge does before it deploys a pause: journal the prior states. Then the
+    // process dies, before any deploy is started.
+    let rows = active_triggers(&sim_client("mixed", &sim)).await;
+    assert_eq!(rows.len(), 3);
+    store
+        .record_pausing(&pausing_entries(&rows), now())
+        .await
+        .expect("journal");
+    for entry in trigger_rows(&store).await {
+        assert_eq!((entry.step, entry.deploy_id), (Step::Pausing, None));
+    }
+    assert!(deploys(&sim).is_empty());
+
+    // A restarted process: a fresh engine, the hold still in force.
+    let engine = engine_for("mixed", &sim, &store);
+    let paused = converge(&engine, later(1)).await;
+    assert_eq!(paused.paused, 3, "{paused:?}");
+    assert!(paused.is_clean(), "{paused:?}");
+    let runs = deploys(&sim);
+    assert_eq!(runs.len(), 1, "one deploy for the three: {runs:?}");
+    assert_eq!(runs[0]["status"], "Succeeded", "{runs:?}");
+    assert_eq!(runs[0]["test_level"], "NoTestRun");
+    for name in ["AccountTrigger", "ContactTrigger", "InvoiceTrigger"] {
+        assert_eq!(trigger_status(&sim, name), "Inactive", "{name}");
+    }
+    let journal = trigger_rows(&store).await;
+    assert_eq!(journal.len(), 3);
+    for entry in &journal {
+        assert_eq!(entry.step, Step::Paused, "{entry:?}");
+        assert_eq!(
+            entry.deploy_id.as_deref(),
+            runs[0]["id"].as_str(),
+            "{entry:?}"
+        );
+    }
+
+    // Nothing more while the hold stands; then an exact restore.
+    let again = converge(&engine, later(2)).await;
+    assert_eq!((again.paused, again.restored), (0, 0), "{again:?}");
+    assert_eq!(deploys(&sim).len(), 1);
+    release(&store, &hold, later(3)).await;
+    let restored = converge(&engine, later(3)).await;
+    assert_eq!(restored.restored, 3, "{restored:?}");
+    assert!(restored.is_clean(), "{restored:?}");
+    assert_eq!(org_state(&sim), before, "exact restore");
+    assert_eq!(deploys(&sim).len(), 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_converge_after_a_crash_between_the_restore_write_ahead_and_its_deploy_deploys_once() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    let before = org_state(&sim);
+    let hold = hold(&store, "mixed", triggers_only()).await;
+    let paused = converge(&engine_for("mixed", &sim, &store), now()).await;
+    assert_eq!(paused.paused, 3, "{paused:?}");
+    assert!(paused.is_clean(), "{paused:?}");
+    assert_eq!(deploys(&sim).len(), 1);
+    let paused_state = org_state(&sim);
+    release(&store, &hold, later(2)).await;
+
+    // What a converge does before it deploys a restore: the write-ahead to `Restoring`
+    // (`settle_kind`). Then the process dies, before any deploy is started.
+    let journal = trigger_rows(&store).await;
+    assert_eq!(journal.len(), 3);
+    let updates: Vec<StepUpdate> = journal
+        .iter()
+        .map(|entry| {
+            assert_eq!(entry.step, Step::Paused, "{entry:?}");
+            StepUpdate {
+                key: entry.key.clone(),
+                step: Step::Restoring,
+                last_error: None,
+                conflict: None,
+                count_attempt: false,
+            }
+        })
+        .collect();
+    store
+        .update_steps(&updates, later(2))
+        .await
+        .expect("write-ahead");
+    assert_eq!(org_state(&sim), paused_state, "nothing written remotely");
+
+    // A restarted process: a fresh engine, no hold in force. Whether the rows still carry the
+    // pause's (finished) deploy id or none, the restore deploys once.
+    let engine = engine_for("mixed", &sim, &store);
+    let restored = converge(&engine, later(3)).await;
+    assert_eq!(restored.restored, 3, "{restored:?}");
+    assert_eq!(restored.paused, 0, "{restored:?}");
+    assert!(restored.is_clean(), "{restored:?}");
+    let runs = deploys(&sim);
+    assert_eq!(runs.len(), 2, "one deploy to restore: {runs:?}");
+    assert_eq!(runs[1]["status"], "Succeeded", "{runs:?}");
+    assert_eq!(runs[1]["test_level"], "NoTestRun");
+    for name in ["AccountTrigger", "ContactTrigger", "InvoiceTrigger"] {
+        assert_eq!(trigger_status(&sim, name), "Active", "{name}");
+    }
+    assert_eq!(
+        org_state(&sim),
+        before,
+        "exact restore, trigger bodies included"
+    );
+    let last = runs.last().and_then(|run| run["id"].as_str());
+    for entry in trigger_rows(&store).await {
+        assert_eq!(entry.step, Step::Restored, "{entry:?}");
+        assert_eq!(entry.last_error, None, "{entry:?}");
+        assert_eq!(entry.deploy_id.as_deref(), last, "{entry:?}");
+    }
+
+    // Settled: nothing more to do, no further deploy.
+    let again = converge(&engine, later(4)).await;
+    assert_eq!((again.paused, again.restored), (0, 0), "{again:?}");
+    assert!(again.is_clean(), "{again:?}");
+    assert_eq!(deploys(&sim).len(), 2);
     sim.shutdown().await;
 }
 
