@@ -7,7 +7,8 @@
 //! poll after that ([INFERRED]: Salesforce runs deploys on its own clock; counting polls
 //! keeps tests deterministic). Only one deploy runs at a time per org (reference §5.4.3):
 //! a deploy cannot start while an earlier one is not done, and its polls meanwhile answer
-//! `Pending` without counting toward `pending_polls`.
+//! `Pending` without counting toward `pending_polls`; each of them moves the earliest unfinished
+//! deploy on by one poll instead, as Salesforce would run it without being asked.
 
 use serde_json::{Value, json};
 
@@ -245,10 +246,17 @@ impl Deploys {
     }
 
     /// One poll of deploy `index`: advances it and, when it completes, applies it to `org`.
+    /// While an earlier deploy is not done, the polled one stays `Pending` and the earliest
+    /// unfinished one advances instead: Salesforce runs queued deploys on its own, so one whose
+    /// id a client lost (never polled again) must not hold up the others for good.
     pub fn poll(&mut self, index: usize, org: &mut Org) {
-        let blocked = self.list[..index.min(self.list.len())]
+        let ahead = self.list[..index.min(self.list.len())]
             .iter()
-            .any(|d| !d.status.done());
+            .position(|d| !d.status.done());
+        if let Some(ahead) = ahead {
+            self.poll(ahead, org);
+            return;
+        }
         let (pending_polls, in_progress_polls) = (
             self.behaviour.pending_polls,
             self.behaviour.in_progress_polls,
@@ -258,10 +266,8 @@ impl Deploys {
             return;
         };
         if deploy.status == Status::Pending {
-            if blocked || deploy.polls_pending < pending_polls {
-                if !blocked {
-                    deploy.polls_pending += 1;
-                }
+            if deploy.polls_pending < pending_polls {
+                deploy.polls_pending += 1;
                 return;
             }
             deploy.status = Status::InProgress;

@@ -296,15 +296,15 @@ async fn a_second_deploy_waits_for_the_first() {
     let first = first.body["id"].as_str().unwrap().to_owned();
     let second = second.body["id"].as_str().unwrap().to_owned();
     assert_ne!(first, second);
-    // The second cannot start while the first is not done, however often it is polled.
-    for _ in 0..5 {
-        assert_eq!(poll(&org, &second).await["status"], "Pending");
-    }
-    assert_eq!(poll(&org, &first).await["status"], "Pending");
+    // The second cannot start while the first is not done: its polls answer `Pending` and
+    // move the first on, as Salesforce runs a queued deploy without being asked.
+    assert_eq!(poll(&org, &second).await["status"], "Pending");
     assert_eq!(poll(&org, &first).await["status"], "InProgress");
     assert_eq!(poll(&org, &second).await["status"], "Pending");
-    until_done(&org, &first).await;
-    assert_eq!(trigger(&org)["status"], "Inactive");
+    assert_eq!(trigger(&org)["status"], "Active", "the first is not applied yet");
+    assert_eq!(poll(&org, &second).await["status"], "Pending");
+    assert_eq!(trigger(&org)["status"], "Inactive", "the first completed");
+    assert_eq!(until_done(&org, &first).await["status"], "Succeeded");
     // Now it starts, with its own pending poll first.
     assert_eq!(poll(&org, &second).await["status"], "Pending");
     assert_eq!(poll(&org, &second).await["status"], "InProgress");
