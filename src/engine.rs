@@ -32,7 +32,9 @@
 //! | Restoring | the table (remote now shows P)       | the table: remote still S, so a new deploy (after the backoff) |
 //!
 //! A deploy that could not be polled leaves its rows as they are, with the error, until the
-//! backoff has passed; one the org does not know (404) is settled from the trigger's status by
+//! backoff has passed; one still running after [`DEPLOY_WAIT`] is left, rows untouched, for
+//! the next converge to poll (the org's lock is not held for the length of a test run); one the
+//! org does not know (404) is settled from the trigger's status by
 //! the table, as if it had never been started. A row entering `Pausing` or `Restoring` from another step loses the id
 //! of the deploy that carried its previous step (the store sees to it), so a crash before the
 //! new id is journaled is settled from the trigger's status alone. The deploy being polled is
@@ -66,6 +68,12 @@ const SWITCHED_KINDS: [Kind; 5] = [
     Kind::WorkflowRule,
     Kind::Trigger,
 ];
+
+/// How long one converge waits for a trigger deploy before it lets go of the org: a production
+/// deploy can run tests for an hour, and the org's other work (a manual pause, a window's
+/// restore) must not queue behind it. The deploy's rows keep its id and the next converge polls
+/// it again.
+pub const DEPLOY_WAIT: Duration = Duration::from_secs(60);
 
 /// The shortest and longest wait before a failed write of a component is tried again. The
 /// daemon converges on a tick; a row is skipped until its wait has passed.
@@ -119,11 +127,27 @@ pub struct Outcome {
     pub failed: Vec<Issue>,
     /// Components someone else changed while they were paused; left alone.
     pub conflicts: Vec<Issue>,
+    /// Triggers whose deploy was still running when this converge stopped waiting for it
+    /// ([`OrgEngine::with_deploy_wait`]); a later converge polls it again. Neither done nor
+    /// failed.
+    pub deploying: u64,
 }
 
 impl Outcome {
     pub fn is_clean(&self) -> bool {
         self.failed.is_empty() && self.conflicts.is_empty()
+    }
+
+    /// Adds what a later converge of the same org did. `deploying` is the later one's: it is
+    /// what is still under way, not a count of events.
+    pub fn absorb(&mut self, later: Outcome) {
+        self.paused += later.paused;
+        self.restored += later.restored;
+        self.unchanged += later.unchanged;
+        self.skipped += later.skipped;
+        self.failed.extend(later.failed);
+        self.conflicts.extend(later.conflicts);
+        self.deploying = later.deploying;
     }
 }
 
@@ -170,12 +194,17 @@ pub struct OrgEngine {
     production_tests: TestLevel,
     /// How trigger deploys are polled.
     poll: PollPolicy,
+    /// How long one converge waits for a trigger deploy ([`DEPLOY_WAIT`]).
+    deploy_wait: Duration,
     /// Whether the org is a sandbox, from the last discovery or one `Organization` read. It
     /// decides the test level, so it is read before the first trigger deploy, never guessed.
     is_sandbox: Mutex<Option<bool>>,
     /// The trigger deploy this engine is polling right now, as its last poll saw it, for
     /// `status`. The journal says which deploys are under way; only the poller knows how far.
     watched: Mutex<Option<DeployWatch>>,
+    /// Deploys this converge already waited for and left running: its settle pass must not
+    /// wait for them a second time (or count their triggers twice). Cleared at each converge.
+    left_running: Mutex<BTreeSet<String>>,
 }
 
 /// A trigger deploy being polled, as its last poll saw it.
@@ -218,8 +247,10 @@ impl OrgEngine {
             applied: Mutex::new(BTreeSet::new()),
             production_tests: TestLevel::RunLocalTests,
             poll: PollPolicy::default(),
+            deploy_wait: DEPLOY_WAIT,
             is_sandbox: Mutex::new(None),
             watched: Mutex::new(None),
+            left_running: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -233,6 +264,13 @@ impl OrgEngine {
     /// How trigger deploys are polled; the default waits 1 s, doubling up to 30 s.
     pub fn with_poll_policy(mut self, poll: PollPolicy) -> OrgEngine {
         self.poll = poll;
+        self
+    }
+
+    /// How long one converge waits for a trigger deploy before leaving it to the next one
+    /// ([`DEPLOY_WAIT`] by default).
+    pub fn with_deploy_wait(mut self, wait: Duration) -> OrgEngine {
+        self.deploy_wait = wait;
         self
     }
 
@@ -252,6 +290,12 @@ impl OrgEngine {
             .clone()
     }
 
+    fn left_running(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.left_running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn watch(&self, watch: Option<DeployWatch>) {
         *self
             .watched
@@ -266,6 +310,7 @@ impl OrgEngine {
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<Outcome, EngineError> {
         let _writes = self.lock.lock().await;
+        self.left_running().clear();
         let holds: Vec<Hold> = self
             .store
             .active_holds(now)
@@ -626,6 +671,11 @@ impl OrgEngine {
         };
         let results = match batch {
             Batch::Items(results) => results,
+            // The rows keep their step and the deploy id: nothing to record.
+            Batch::Running => {
+                outcome.deploying += targets.len() as u64;
+                return Ok(0);
+            }
             Batch::Unknown(message) => {
                 // The batch's fate is unknown: record it on every row, which stays in its
                 // step and is settled from the remote state on the next converge.
@@ -812,6 +862,7 @@ impl OrgEngine {
         self.store.set_deploy_id(&keys, &id.0, now).await?;
         let finished = match self.wait_for_deploy(&id, Some(&level)).await? {
             Polled::Done(finished) => finished,
+            Polled::Running => return Ok(Batch::Running),
             Polled::Failed(message) | Polled::Unknown(message) => {
                 return Ok(Batch::Unknown(message));
             }
@@ -870,19 +921,22 @@ impl OrgEngine {
             state_detail: None,
             tests_run: 0,
         }));
-        let result = self
-            .client
-            .wait_for_deploy(id, self.poll, |seen| {
-                self.watch(Some(DeployWatch {
-                    id: id.0.clone(),
-                    test_level: test_level.clone(),
-                    status: Some(seen.status.clone()),
-                    state_detail: seen.state_detail.clone(),
-                    tests_run: seen.tests_run,
-                }));
-            })
-            .await;
+        let polling = self.client.wait_for_deploy(id, self.poll, |seen| {
+            self.watch(Some(DeployWatch {
+                id: id.0.clone(),
+                test_level: test_level.clone(),
+                status: Some(seen.status.clone()),
+                state_detail: seen.state_detail.clone(),
+                tests_run: seen.tests_run,
+            }));
+        });
+        let result = tokio::time::timeout(self.deploy_wait, polling).await;
         drop(unwatch);
+        let Ok(result) = result else {
+            debug!(org = %self.org, deploy = %id, "deploy still running; polled again on the next converge");
+            self.left_running().insert(id.0.clone());
+            return Ok(Polled::Running);
+        };
         match result {
             Ok(finished) => Ok(Polled::Done(finished)),
             Err(error) if matches!(error, SfError::RequestLimitExceeded { .. }) => {
@@ -915,6 +969,11 @@ impl OrgEngine {
         }
         let mut done: BTreeSet<ComponentKey> = BTreeSet::new();
         for (deploy, entries) in by_deploy {
+            // Started (or polled) earlier in this converge and left running: counted there.
+            if self.left_running().contains(deploy) {
+                done.extend(entries.iter().map(|entry| entry.key.clone()));
+                continue;
+            }
             let id = DeployId(deploy.to_owned());
             let (message, give_up) = match self.wait_for_deploy(&id, None).await? {
                 // The org now shows what the deploy did; the table takes it from here.
@@ -928,6 +987,12 @@ impl OrgEngine {
                     continue;
                 }
                 Polled::Failed(message) => (message, false),
+                // Still running: left for the next converge, recorded as nothing.
+                Polled::Running => {
+                    outcome.deploying += entries.len() as u64;
+                    done.extend(entries.iter().map(|entry| entry.key.clone()));
+                    continue;
+                }
             };
             let mut updates = Vec::new();
             for entry in entries {
@@ -1086,6 +1151,8 @@ pub fn production_test_level(level: TriggerTestLevel, tests: Vec<String>) -> Tes
 /// What polling a deploy to its end came to.
 enum Polled {
     Done(DeployOutcome),
+    /// Not done within the converge's wait ([`DEPLOY_WAIT`]).
+    Running,
     /// It could not be polled (a transport error, a timeout): its rows keep the deploy id, and
     /// polling resumes on a later converge.
     Failed(String),
@@ -1100,6 +1167,8 @@ enum Batch {
     Unknown(String),
     /// The outcome of each item, verified, by id.
     Items(BTreeMap<String, Result<(), Refusal>>),
+    /// A deploy carries the items and is still running; its id is journaled.
+    Running,
 }
 
 /// Why one item was not switched, and whether trying again can help.

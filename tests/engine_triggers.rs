@@ -694,3 +694,79 @@ async fn a_journaled_deploy_the_org_does_not_know_is_settled_from_the_triggers_s
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_deploy_that_outlasts_the_wait_is_left_in_flight_and_finished_by_the_next_converge() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    let _hold = hold(&store, "mixed", triggers_only()).await;
+
+    // No time at all to wait: the deploy starts, its id is journaled, and the converge lets go.
+    let impatient = engine_for("mixed", &sim, &store).with_deploy_wait(Duration::ZERO);
+    let first = converge(&impatient, now()).await;
+    assert_eq!((first.paused, first.deploying), (0, 3), "{first:?}");
+    assert!(
+        first.is_clean(),
+        "still running is not a failure: {first:?}"
+    );
+    let runs = deploys(&sim);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    for entry in trigger_rows(&store).await {
+        assert_eq!(entry.step, Step::Pausing, "{entry:?}");
+        assert_eq!(entry.last_error, None, "{entry:?}");
+        assert_eq!(entry.deploy_id.as_deref(), runs[0]["id"].as_str());
+    }
+    assert!(
+        impatient.watched_deploy().is_none(),
+        "nothing is being polled once the converge let go"
+    );
+
+    let next = converge(&engine_for("mixed", &sim, &store), later(1)).await;
+    assert_eq!((next.paused, next.deploying), (3, 0), "{next:?}");
+    assert_eq!(deploys(&sim).len(), 1, "polled, not deployed again");
+    for name in ["AccountTrigger", "ContactTrigger", "InvoiceTrigger"] {
+        assert_eq!(trigger_status(&sim, name), "Inactive", "{name}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn pause_now_answers_once_a_deploy_longer_than_the_wait_is_done() {
+    let mut scenario = mixed_scenario();
+    scenario.deploy.in_progress_polls = 40;
+    let sim = start_sim(scenario).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = pauseplay::config::Config::load(&common::write_config(dir.path(), &sim, ""))
+        .expect("config");
+    let store = Store::open(&config.daemon.state_dir).await.expect("store");
+    // Each converge waits 20 ms; the deploy needs 40 polls at 1-5 ms apart.
+    let service = pauseplay::daemon::service::Service::with_engines(config, store, |engine| {
+        engine
+            .with_poll_policy(FAST_POLLS)
+            .with_deploy_wait(Duration::from_millis(20))
+    })
+    .expect("service");
+    let report = service
+        .pause_now(
+            &Actor::daemon(),
+            &[],
+            None,
+            Some("a long deploy".to_owned()),
+            now(),
+            std::sync::Arc::new(|_: Progress| {}),
+        )
+        .await
+        .expect("pause now");
+    let outcome = report.orgs[0].result.as_ref().expect("converged");
+    assert_eq!(outcome.paused, 19, "{outcome:?}");
+    assert_eq!(outcome.deploying, 0, "{outcome:?}");
+    assert!(outcome.is_clean(), "{outcome:?}");
+    let runs = deploys(&sim);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["status"], "Succeeded");
+    for name in ["AccountTrigger", "ContactTrigger", "InvoiceTrigger"] {
+        assert_eq!(trigger_status(&sim, name), "Inactive", "{name}");
+    }
+    sim.shutdown().await;
+}

@@ -87,12 +87,21 @@ pub struct Service {
 impl Service {
     /// Builds one engine per configured org. Makes no request.
     pub fn new(config: Config, store: Store) -> anyhow::Result<Service> {
+        Service::with_engines(config, store, |engine| engine)
+    }
+
+    /// [`Service::new`], with `tune` applied to each org's engine (tests poll deploys faster).
+    pub fn with_engines(
+        config: Config,
+        store: Store,
+        tune: impl Fn(OrgEngine) -> OrgEngine,
+    ) -> anyhow::Result<Service> {
         let mut engines = BTreeMap::new();
         for org in config.orgs.values() {
             let client = OrgClient::new(client_settings(org))?;
             engines.insert(
                 org.name.clone(),
-                Arc::new(
+                Arc::new(tune(
                     OrgEngine::new(
                         org.name.clone(),
                         client,
@@ -100,7 +109,7 @@ impl Service {
                         store.clone(),
                     )
                     .with_trigger_tests(org.trigger_test_level, org.trigger_tests.clone()),
-                ),
+                )),
             );
         }
         Ok(Service {
@@ -179,7 +188,9 @@ impl Service {
                 .await?;
             holds.push(hold);
         }
-        let reports = self.converge_orgs(&orgs, now, progress).await;
+        let reports = self
+            .converge_orgs(&orgs, now, progress, Until::DeploysDone)
+            .await;
         for (hold, report) in holds.iter().zip(&reports) {
             self.record(
                 actor,
@@ -230,7 +241,9 @@ impl Service {
             Some(_) => released.iter().map(|h| h.org.clone()).collect(),
             None => self.select(orgs)?,
         };
-        let reports = self.converge_orgs(&touched, now, progress).await;
+        let reports = self
+            .converge_orgs(&touched, now, progress, Until::DeploysDone)
+            .await;
         for report in &reports {
             let held: Vec<i64> = released
                 .iter()
@@ -322,7 +335,7 @@ impl Service {
             Err(error) => warn!(error = %error, "could not expire holds; trying again next time"),
         }
         let orgs: Vec<String> = self.engines.keys().cloned().collect();
-        let reports = self.converge_orgs(&orgs, now, progress).await;
+        let reports = self.converge_orgs(&orgs, now, progress, Until::Once).await;
         for report in &reports {
             let changed = match &report.result {
                 Ok(outcome) => {
@@ -379,6 +392,7 @@ impl Service {
         orgs: &[String],
         now: Timestamp,
         progress: ProgressFn,
+        until: Until,
     ) -> Vec<OrgReport> {
         let mut tasks = JoinSet::new();
         for (index, org) in orgs.iter().enumerate() {
@@ -387,7 +401,10 @@ impl Service {
             };
             let progress = Arc::clone(&progress);
             tasks.spawn(async move {
-                let result = engine.converge(now, &*progress).await;
+                let result = match until {
+                    Until::Once => engine.converge(now, &*progress).await,
+                    Until::DeploysDone => converge_until_deployed(&engine, now, &*progress).await,
+                };
                 (
                     index,
                     OrgReport {
@@ -453,6 +470,32 @@ fn issues_json(issues: &[Issue]) -> serde_json::Value {
 }
 
 /// The per-component outcome recorded in history.
+/// How long a converge of [`Service::converge_orgs`] goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// One converge: the reconcile loop comes back on its next tick.
+    Once,
+    /// Converges again while a trigger deploy is still running, so that a command answers
+    /// only once its org is where it asked for. Each converge lets go of the org's lock after
+    /// at most [`crate::engine::DEPLOY_WAIT`], so other work on the org goes on meanwhile.
+    DeploysDone,
+}
+
+async fn converge_until_deployed(
+    engine: &OrgEngine,
+    now: Timestamp,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Outcome, EngineError> {
+    let started = std::time::Instant::now();
+    let mut so_far = engine.converge(now, progress).await?;
+    while so_far.deploying > 0 {
+        let elapsed = jiff::SignedDuration::try_from(started.elapsed()).unwrap_or_default();
+        let at = now.saturating_add(elapsed).unwrap_or(now);
+        so_far.absorb(engine.converge(at, progress).await?);
+    }
+    Ok(so_far)
+}
+
 fn outcome_json(result: &Result<Outcome, EngineError>) -> serde_json::Value {
     match result {
         Ok(outcome) => json!({
@@ -462,6 +505,7 @@ fn outcome_json(result: &Result<Outcome, EngineError>) -> serde_json::Value {
             "skipped": outcome.skipped,
             "failed": issues_json(&outcome.failed),
             "conflicts": issues_json(&outcome.conflicts),
+            "deploying": outcome.deploying,
         }),
         Err(error) => json!({"error": error_chain(error)}),
     }

@@ -301,7 +301,11 @@ async fn a_second_deploy_waits_for_the_first() {
     assert_eq!(poll(&org, &second).await["status"], "Pending");
     assert_eq!(poll(&org, &first).await["status"], "InProgress");
     assert_eq!(poll(&org, &second).await["status"], "Pending");
-    assert_eq!(trigger(&org)["status"], "Active", "the first is not applied yet");
+    assert_eq!(
+        trigger(&org)["status"],
+        "Active",
+        "the first is not applied yet"
+    );
     assert_eq!(poll(&org, &second).await["status"], "Pending");
     assert_eq!(trigger(&org)["status"], "Inactive", "the first completed");
     assert_eq!(until_done(&org, &first).await["status"], "Succeeded");
