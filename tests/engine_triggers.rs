@@ -370,6 +370,22 @@ async fn trigger_rows(store: &Store) -> Vec<JournalEntry> {
         .collect()
 }
 
+/// What a converge writes before it deploys a restore (`settle_kind`): the rows to
+/// `Restoring`, no attempt counted, no error.
+async fn restore_write_ahead(store: &Store, keys: &[ComponentKey], at: Timestamp) {
+    let updates: Vec<StepUpdate> = keys
+        .iter()
+        .map(|key| StepUpdate {
+            key: key.clone(),
+            step: Step::Restoring,
+            last_error: None,
+            conflict: None,
+            count_attempt: false,
+        })
+        .collect();
+    store.update_steps(&updates, at).await.expect("write-ahead");
+}
+
 fn triggers_only() -> HoldScope {
     HoldScope {
         kinds: Some([Kind::Trigger].into_iter().collect()),
@@ -587,23 +603,11 @@ async fn a_converge_after_a_crash_between_the_restore_write_ahead_and_its_deploy
     // (`settle_kind`). Then the process dies, before any deploy is started.
     let journal = trigger_rows(&store).await;
     assert_eq!(journal.len(), 3);
-    let updates: Vec<StepUpdate> = journal
-        .iter()
-        .map(|entry| {
-            assert_eq!(entry.step, Step::Paused, "{entry:?}");
-            StepUpdate {
-                key: entry.key.clone(),
-                step: Step::Restoring,
-                last_error: None,
-                conflict: None,
-                count_attempt: false,
-            }
-        })
-        .collect();
-    store
-        .update_steps(&updates, later(2))
-        .await
-        .expect("write-ahead");
+    for entry in &journal {
+        assert_eq!(entry.step, Step::Paused, "{entry:?}");
+    }
+    let keys: Vec<ComponentKey> = journal.iter().map(|entry| entry.key.clone()).collect();
+    restore_write_ahead(&store, &keys, later(2)).await;
     assert_eq!(org_state(&sim), paused_state, "nothing written remotely");
 
     // A restarted process: a fresh engine, no hold in force. Whether the rows still carry the
@@ -647,11 +651,7 @@ async fn a_journaled_deploy_the_org_does_not_know_is_settled_from_the_triggers_s
     let store = Store::open(dir.path()).await.expect("store");
     let engine = engine_for("mixed", &sim, &store);
     let before = org_state(&sim);
-    let scope = HoldScope {
-        kinds: Some([Kind::Trigger].into_iter().collect()),
-        objects: None,
-    };
-    let hold = hold(&store, "mixed", scope).await;
+    let hold = hold(&store, "mixed", triggers_only()).await;
     assert_eq!(converge(&engine, now()).await.paused, 3);
 
     // The restore's rows carry a deploy id the org answers 404 NOT_FOUND for (a deploy
@@ -659,20 +659,7 @@ async fn a_journaled_deploy_the_org_does_not_know_is_settled_from_the_triggers_s
     release(&store, &hold, later(2)).await;
     let journal = store.journal("mixed").await.expect("journal");
     let keys: Vec<ComponentKey> = journal.iter().map(|entry| entry.key.clone()).collect();
-    let restoring: Vec<StepUpdate> = keys
-        .iter()
-        .map(|key| StepUpdate {
-            key: key.clone(),
-            step: Step::Restoring,
-            last_error: None,
-            conflict: None,
-            count_attempt: false,
-        })
-        .collect();
-    store
-        .update_steps(&restoring, later(2))
-        .await
-        .expect("write-ahead");
+    restore_write_ahead(&store, &keys, later(2)).await;
     store
         .set_deploy_id(&keys, "0AfZZ0000000001AAA", later(2))
         .await
@@ -734,17 +721,19 @@ async fn a_deploy_that_outlasts_the_wait_is_left_in_flight_and_finished_by_the_n
 #[tokio::test]
 async fn pause_now_answers_once_a_deploy_longer_than_the_wait_is_done() {
     let mut scenario = mixed_scenario();
-    scenario.deploy.in_progress_polls = 40;
+    scenario.deploy.in_progress_polls = 60;
     let sim = start_sim(scenario).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = pauseplay::config::Config::load(&common::write_config(dir.path(), &sim, ""))
         .expect("config");
     let store = Store::open(&config.daemon.state_dir).await.expect("store");
-    // Each converge waits 20 ms; the deploy needs 40 polls at 1-5 ms apart.
+    // Each converge waits 150 ms; the deploy needs 60 polls at least 5 ms apart (after the
+    // first few), so several converges. The wait is long enough for a poll to get through on a
+    // busy machine: a poll cut off mid-flight gets no answer.
     let service = pauseplay::daemon::service::Service::with_engines(config, store, |engine| {
         engine
             .with_poll_policy(FAST_POLLS)
-            .with_deploy_wait(Duration::from_millis(20))
+            .with_deploy_wait(Duration::from_millis(150))
     })
     .expect("service");
     let report = service
