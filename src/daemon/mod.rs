@@ -1,14 +1,15 @@
 //! The daemon (`pauseplay daemon`): its operations ([`service`]), what `status` derives from
 //! the journal ([`status`]), the control socket's [`handler`], and [`run`], which owns the tasks and the one shutdown path.
 //!
-//! Tasks: the control server (which tracks a task per connection), the reconcile loop and a
-//! small task that tells systemd the service is stopping. All are spawned into one `JoinSet`,
+//! Tasks: the control server (which tracks a task per connection), the reconcile loop
+//! ([`reconciler`]) and a small task that tells systemd the service is stopping. All are spawned into one `JoinSet`,
 //! all stop when the shutdown token is cancelled, and `run` waits for every one before closing
 //! the store. A converge in flight when shutdown comes is given
 //! [`SHUTDOWN_GRACE`] to finish its writes; if it is cut short, the journal has every step it
 //! started and the next start finishes it.
 
 pub mod handler;
+pub mod reconciler;
 pub mod service;
 pub mod status;
 
@@ -16,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use jiff::Timestamp;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -27,9 +27,7 @@ use crate::store::Store;
 use handler::DaemonHandler;
 use service::Service;
 
-/// How often the daemon reconciles on its own: expired holds are released and restored within
-/// this long, and unfinished steps are retried on this beat. DESIGN promises at most 30 s.
-pub const TICK: Duration = Duration::from_secs(30);
+pub use reconciler::TICK;
 
 /// How long a converge in flight may keep going after a shutdown request.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -49,12 +47,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     .with_context(|| format!("opening the control socket {}", socket.display()))?;
     let service = Arc::new(Service::new(config, store.clone())?);
     info!(socket = %socket.display(), state = %store.path().display(), "pauseplay daemon started");
-    // The state is open and the socket bound: commands can be served. (A no-op outside
-    // systemd, where NOTIFY_SOCKET is unset.)
-    notify(&[sd_notify::NotifyState::Ready]);
 
+    // The state is open (migrated) and the socket bound; the loop's first pass recovers the
+    // journal and then sends READY=1. (Notifications are no-ops outside systemd, where
+    // NOTIFY_SOCKET is unset.)
     let mut tasks = JoinSet::new();
-    tasks.spawn(reconcile_loop(Arc::clone(&service), shutdown.clone()));
+    tasks.spawn(reconciler::run(Arc::clone(&service), shutdown.clone()));
     tasks.spawn(server.run(
         Arc::new(DaemonHandler::new(Arc::clone(&service))),
         shutdown.clone(),
@@ -77,51 +75,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     Ok(())
 }
 
+/// Tells systemd `state`; a no-op outside systemd.
 fn notify(state: &[sd_notify::NotifyState<'_>]) {
     if let Err(error) = sd_notify::notify(state) {
         warn!(error = %error, "could not notify systemd");
-    }
-}
-
-/// Reconciles at start (finishing whatever a crash interrupted) and then every [`TICK`].
-async fn reconcile_loop(service: Arc<Service>, shutdown: CancellationToken) {
-    loop {
-        let pass = service.reconcile(Timestamp::now(), Arc::new(|_| {}));
-        tokio::pin!(pass);
-        tokio::select! {
-            _ = &mut pass => {}
-            () = shutdown.cancelled() => {
-                if tokio::time::timeout(SHUTDOWN_GRACE, pass).await.is_err() {
-                    warn!("a reconcile was cut short by shutdown; the next start finishes it");
-                }
-                return;
-            }
-        }
-        let wait = until_next_pass(&service).await;
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
-}
-
-/// The wait before the next reconcile: [`TICK`], or less when a hold expires sooner. Capped
-/// by the tick so that a clock change or a suspend is caught up within one tick.
-async fn until_next_pass(service: &Service) -> Duration {
-    let now = Timestamp::now();
-    match service.next_expiry(now).await {
-        Ok(Some(expiry)) => {
-            let until = now
-                .duration_until(expiry)
-                .try_into()
-                .unwrap_or(Duration::ZERO);
-            // A moment past the expiry, so the hold is expired when the pass reads it.
-            until.saturating_add(Duration::from_millis(50)).min(TICK)
-        }
-        Ok(None) => TICK,
-        Err(error) => {
-            warn!(error = %error, "could not read the next hold expiry");
-            TICK
-        }
     }
 }

@@ -82,6 +82,9 @@ pub struct Service {
     /// left, an expired secret) is recorded and logged when the failure starts or changes,
     /// not every 30 seconds.
     last_errors: std::sync::Mutex<BTreeMap<String, String>>,
+    /// Wakes the reconcile loop when a command changed the holds, so that its next wake-up
+    /// (a hold's expiry, a window's edge) is computed from what is stored now.
+    changed: tokio::sync::Notify,
 }
 
 impl Service {
@@ -117,7 +120,18 @@ impl Service {
             store,
             engines,
             last_errors: std::sync::Mutex::new(BTreeMap::new()),
+            changed: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Resolves once a command has changed the holds since the last call (at most one
+    /// wake-up is kept).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    fn holds_changed(&self) {
+        self.changed.notify_one();
     }
 
     pub fn config(&self) -> &Config {
@@ -188,6 +202,7 @@ impl Service {
                 .await?;
             holds.push(hold);
         }
+        self.holds_changed();
         let reports = self
             .converge_orgs(&orgs, now, progress, Until::DeploysDone)
             .await;
@@ -237,6 +252,7 @@ impl Service {
                 released
             }
         };
+        self.holds_changed();
         let touched: Vec<String> = match hold {
             Some(_) => released.iter().map(|h| h.org.clone()).collect(),
             None => self.select(orgs)?,
@@ -290,9 +306,9 @@ impl Service {
         })
     }
 
-    /// When the next hold in force expires, if any: the reconcile loop wakes then, so an
-    /// expired pause is restored at once rather than on the next tick.
-    pub async fn next_expiry(&self, now: Timestamp) -> Result<Option<Timestamp>, ServiceError> {
+    /// The next moment a pass has something to do, if any: a hold in force expires (an
+    /// expired pause is restored at once rather than on the next tick).
+    pub async fn next_edge(&self, now: Timestamp) -> Result<Option<Timestamp>, ServiceError> {
         Ok(self
             .store
             .active_holds(now)
@@ -300,6 +316,39 @@ impl Service {
             .iter()
             .map(|hold| hold.expires_at)
             .min())
+    }
+
+    /// One line for systemd's `STATUS=`: holds in force and, per org, what is paused or not
+    /// yet where it should be.
+    pub async fn summary(&self, now: Timestamp) -> String {
+        let status = match self.status(now).await {
+            Ok(status) => status,
+            Err(error) => return format!("cannot read the state: {error}"),
+        };
+        let mut parts = vec![match status.holds.len() {
+            0 => "no holds".to_owned(),
+            1 => "1 hold".to_owned(),
+            n => format!("{n} holds"),
+        }];
+        for (org, state) in &status.orgs {
+            let counts = state.counts;
+            let mut line = format!("{org}: {} paused", counts.paused);
+            let busy = counts.pausing + counts.restoring;
+            if busy > 0 {
+                line.push_str(&format!(", {busy} in flight"));
+            }
+            if counts.failed + counts.conflict > 0 {
+                line.push_str(&format!(
+                    ", {} failed, {} conflict",
+                    counts.failed, counts.conflict
+                ));
+            }
+            if state.error.is_some() {
+                line.push_str(", reconcile failing");
+            }
+            parts.push(line);
+        }
+        parts.join("; ")
     }
 
     pub async fn history(
