@@ -196,6 +196,7 @@ async fn operate(socket: &Path, out: &mut String) -> anyhow::Result<()> {
             Request::Resume {
                 orgs: vec![DEMO_ORG.to_owned()],
                 hold: None,
+                window: None,
             },
             |event| progress_line(out, &event),
         )

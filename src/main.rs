@@ -42,14 +42,19 @@ enum Command {
         #[command(subcommand)]
         what: PauseCommand,
     },
-    /// Release manual holds (default), or one hold, and restore what no hold covers any more.
+    /// Release manual holds (default), one hold, or a window's current occurrence, and restore
+    /// what no hold covers any more.
     Resume {
         /// Only this org (repeatable); default: every org.
         #[arg(long = "org", value_name = "ORG")]
         orgs: Vec<String>,
         /// Release this hold (see `pauseplay status`) instead of the manual holds.
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", conflicts_with = "window")]
         hold: Option<i64>,
+        /// End the occurrence of this scheduled window that is in force now, early; its next
+        /// occurrence is not affected.
+        #[arg(long, value_name = "NAME")]
+        window: Option<String>,
     },
     /// Holds in force and the state of each org's components.
     Status {
@@ -187,7 +192,9 @@ async fn run(cli: Cli, daemon_config: Option<Config>) -> Result<String, CommandE
                     reason,
                 },
         } => commands::pause_now(&target, orgs, duration.as_deref(), reason).await,
-        Command::Resume { orgs, hold } => commands::resume(&target, orgs, hold).await,
+        Command::Resume { orgs, hold, window } => {
+            commands::resume(&target, orgs, hold, window).await
+        }
         Command::Status { json } => commands::status(&target, json).await,
         Command::History { org, limit, json } => commands::history(&target, org, limit, json).await,
         Command::Plan { orgs, json } => commands::plan(&cli.config, &orgs, json).await,

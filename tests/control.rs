@@ -319,6 +319,7 @@ fn all_requests() -> Vec<Request> {
         Request::Resume {
             orgs: vec![],
             hold: Some(1),
+            window: None,
         },
         Request::Status {},
         Request::History {

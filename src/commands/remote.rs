@@ -68,8 +68,9 @@ pub async fn resume(
     target: &Target,
     orgs: Vec<String>,
     hold: Option<i64>,
+    window: Option<String>,
 ) -> Result<String, CommandError> {
-    match send(target, Request::Resume { orgs, hold }).await? {
+    match send(target, Request::Resume { orgs, hold, window }).await? {
         ResultBody::Resume { released, orgs } => {
             report_outcomes(&resume_text(&released, &orgs), &orgs)
         }

@@ -66,11 +66,14 @@ pub enum Request {
         duration_secs: Option<u64>,
         reason: Option<String>,
     },
-    /// `pauseplay resume`: releases the manual holds on `orgs` (empty: all orgs), or only
-    /// the hold `hold`.
+    /// `pauseplay resume`: releases the manual holds on `orgs` (empty: all orgs), only the
+    /// hold `hold`, or the occurrence of the window `window` in force on `orgs`.
     Resume {
         orgs: Vec<String>,
         hold: Option<i64>,
+        /// Absent from older clients; an older daemon refuses it as an unknown field.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window: Option<String>,
     },
     /// `pauseplay status`. (An empty struct variant, not a unit variant: serde ignores
     /// unknown fields next to the tag of a unit variant even with `deny_unknown_fields`.)
@@ -512,6 +515,12 @@ mod tests {
             Request::Resume {
                 orgs: vec!["a".into(), "b".into()],
                 hold: Some(7),
+                window: None,
+            },
+            Request::Resume {
+                orgs: vec![],
+                hold: None,
+                window: Some("nightly-load".into()),
             },
             Request::Status {},
             Request::History {

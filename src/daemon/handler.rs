@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::service::{OrgReport, ProgressFn, Service, ServiceError, error_chain};
+use super::service::{OrgReport, ProgressFn, Release, Service, ServiceError, error_chain};
 use super::status::{DeployInFlight, OrgState};
 use crate::control::protocol::{
     self, ComponentIssue, DeployView, Event, HistoryView, HoldView, OrgOutcome, OrgStatusView,
@@ -65,9 +65,15 @@ impl DaemonHandler {
                     orgs: report.orgs.iter().map(org_outcome).collect(),
                 })
             }
-            Request::Resume { orgs, hold } => {
+            Request::Resume { orgs, hold, window } => {
                 let report = service
-                    .resume(&actor, &orgs, hold.map(HoldId), now, progress_to(events))
+                    .resume(
+                        &actor,
+                        &orgs,
+                        Release::from_request(hold.map(HoldId), window),
+                        now,
+                        progress_to(events),
+                    )
                     .await
                     .map_err(control_error)?;
                 Ok(ResultBody::Resume {
@@ -113,9 +119,9 @@ impl Handler for DaemonHandler {
 
 fn control_error(error: ServiceError) -> ControlError {
     match &error {
-        ServiceError::UnknownOrg { .. } | ServiceError::NoSuchHold(_) => {
-            ControlError::not_found(error.to_string())
-        }
+        ServiceError::UnknownOrg { .. }
+        | ServiceError::NoSuchHold(_)
+        | ServiceError::NoWindowInForce { .. } => ControlError::not_found(error.to_string()),
         ServiceError::TooLong { .. } | ServiceError::ZeroDuration => {
             ControlError::bad_request(error.to_string())
         }

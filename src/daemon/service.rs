@@ -40,8 +40,34 @@ pub enum ServiceError {
     ZeroDuration,
     #[error("no hold #{0} is in force; `pauseplay status` lists the holds")]
     NoSuchHold(HoldId),
+    #[error(
+        "no occurrence of window `{name}` is in force on these orgs; `pauseplay status` lists          the holds and `pauseplay windows` when each window opens next"
+    )]
+    NoWindowInForce { name: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What `resume` releases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Release {
+    /// The manual holds of the selected orgs.
+    Manual,
+    /// One hold, whatever its source.
+    Hold(HoldId),
+    /// The occurrence of this window in force on the selected orgs.
+    Window(String),
+}
+
+impl Release {
+    /// From the request's `hold` and `window` fields (the CLI never sends both).
+    pub fn from_request(hold: Option<HoldId>, window: Option<String>) -> Release {
+        match (hold, window) {
+            (Some(id), _) => Release::Hold(id),
+            (None, Some(name)) => Release::Window(name),
+            (None, None) => Release::Manual,
+        }
+    }
 }
 
 /// The result of converging one org.
@@ -227,35 +253,57 @@ impl Service {
         })
     }
 
-    /// Releases one hold, or the manual holds of the named orgs (all by default), then
-    /// converges the orgs concerned.
+    /// Releases what `release` names, then converges the orgs concerned. Ending a window's
+    /// occurrence early leaves its released hold row behind: that row is the override that
+    /// keeps the next pass from holding the same occurrence again.
     pub async fn resume(
         &self,
         actor: &Actor,
         orgs: &[String],
-        hold: Option<HoldId>,
+        release: Release,
         now: Timestamp,
         progress: ProgressFn,
     ) -> Result<ResumeReport, ServiceError> {
-        let released = match hold {
-            Some(id) => vec![
+        let released = match &release {
+            Release::Hold(id) => vec![
                 self.store
-                    .release_hold(id, actor, now)
+                    .release_hold(*id, actor, now)
                     .await?
-                    .ok_or(ServiceError::NoSuchHold(id))?,
+                    .ok_or(ServiceError::NoSuchHold(*id))?,
             ],
-            None => {
+            Release::Manual => {
                 let mut released = Vec::new();
                 for org in self.select(orgs)? {
                     released.extend(self.store.release_manual_holds(&org, actor, now).await?);
                 }
                 released
             }
+            Release::Window(name) => {
+                let selected = self.select(orgs)?;
+                let mut released = Vec::new();
+                for hold in self.store.active_holds(now).await? {
+                    let this_window = matches!(
+                        &hold.source,
+                        HoldSource::Window { name: held, .. } if held == name
+                    );
+                    if this_window && selected.contains(&hold.org) {
+                        released.extend(self.store.release_hold(hold.id, actor, now).await?);
+                    }
+                }
+                if released.is_empty() {
+                    return Err(ServiceError::NoWindowInForce { name: name.clone() });
+                }
+                released
+            }
         };
         self.holds_changed();
-        let touched: Vec<String> = match hold {
-            Some(_) => released.iter().map(|h| h.org.clone()).collect(),
-            None => self.select(orgs)?,
+        let touched: Vec<String> = match release {
+            Release::Manual => self.select(orgs)?,
+            Release::Hold(_) | Release::Window(_) => {
+                let touched: std::collections::BTreeSet<String> =
+                    released.iter().map(|h| h.org.clone()).collect();
+                touched.into_iter().collect()
+            }
         };
         let reports = self
             .converge_orgs(&touched, now, progress, Until::DeploysDone)
