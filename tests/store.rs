@@ -1171,3 +1171,54 @@ async fn a_deploy_id_is_recorded_for_a_batch_kept_within_a_step_and_cleared_by_a
         .await
         .expect_err("an empty deploy id is not an id");
 }
+
+#[tokio::test]
+async fn a_missed_occurrence_is_recorded_released_and_never_held_afterwards() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = open(tmp.path()).await;
+    let missed = store
+        .insert_missed_occurrence(&window("prod", "nightly", 0, 100), at(95))
+        .await
+        .expect("record");
+    assert_eq!(
+        missed.released_by.as_deref(),
+        Some(pauseplay::store::MISSED)
+    );
+    assert_eq!(missed.released_at, Some(at(95)));
+    assert!(
+        store.active_holds(at(96)).await.expect("active").is_empty(),
+        "a missed occurrence holds nothing"
+    );
+    let err = store
+        .insert_hold(&window("prod", "nightly", 0, 100))
+        .await
+        .expect_err("the occurrence has its row");
+    assert!(
+        matches!(err, StoreError::DuplicateWindowHold { .. }),
+        "{err:?}"
+    );
+    // Listed since a moment, by id; a held occurrence is not a missed one.
+    store
+        .insert_hold(&window("prod", "nightly", 86_400, 86_500))
+        .await
+        .expect("next occurrence held");
+    let later = store
+        .insert_missed_occurrence(&window("uat", "nightly", 0, 100), at(97))
+        .await
+        .expect("record");
+    let listed: Vec<i64> = store
+        .missed_occurrences(at(90))
+        .await
+        .expect("list")
+        .iter()
+        .map(|hold| hold.id.0)
+        .collect();
+    assert_eq!(listed, [missed.id.0, later.id.0]);
+    assert!(
+        store
+            .missed_occurrences(at(98))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}

@@ -7,6 +7,9 @@ use sqlx::error::ErrorKind;
 use super::rows::{HoldRow, hold_columns, holds_from_rows, scope_to_json, to_ms};
 use super::{Actor, Hold, HoldId, HoldSource, NewHold, Store, StoreError};
 
+/// `released_by` of an occurrence recorded as missed.
+pub const MISSED: &str = "missed";
+
 impl Store {
     /// Inserts a hold and returns it as stored (timestamps at millisecond precision).
     ///
@@ -14,6 +17,26 @@ impl Store {
     /// or not, is refused with [`StoreError::DuplicateWindowHold`]: an occurrence is held at
     /// most once, so one that ended or was ended early is never held again.
     pub async fn insert_hold(&self, hold: &NewHold) -> Result<Hold, StoreError> {
+        self.insert_hold_row(hold, None).await
+    }
+
+    /// Records an occurrence of a window that was not held because too little of it remained
+    /// when the daemon found it open: a window hold released at once by `missed`. Like a held
+    /// occurrence it is never held afterwards ([`StoreError::DuplicateWindowHold`] when the
+    /// occurrence already has a row).
+    pub async fn insert_missed_occurrence(
+        &self,
+        hold: &NewHold,
+        now: Timestamp,
+    ) -> Result<Hold, StoreError> {
+        self.insert_hold_row(hold, Some((MISSED, now))).await
+    }
+
+    async fn insert_hold_row(
+        &self,
+        hold: &NewHold,
+        released: Option<(&str, Timestamp)>,
+    ) -> Result<Hold, StoreError> {
         let scope = scope_to_json(&self.path, &hold.scope)?;
         let (source_name, occurrence_start_ms) = match &hold.source {
             HoldSource::Manual => (None, None),
@@ -27,8 +50,9 @@ impl Store {
         let mut tx = self.begin_write("insert a hold").await?;
         let row: HoldRow = sqlx::query_as(concat!(
             "INSERT INTO holds (org, source, source_name, occurrence_start_ms, owner_uid, \
-             owner_name, reason, scope, created_at_ms, expires_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+             owner_name, reason, scope, created_at_ms, expires_at_ms, released_at_ms, \
+             released_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
             hold_columns!()
         ))
         .bind(&hold.org)
@@ -41,6 +65,8 @@ impl Store {
         .bind(scope)
         .bind(to_ms(hold.created_at))
         .bind(to_ms(hold.expires_at))
+        .bind(released.map(|(_, at)| to_ms(at)))
+        .bind(released.map(|(by, _)| by))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match (&hold.source, &e) {
@@ -161,6 +187,22 @@ impl Store {
     }
 
     /// The newest `limit` holds, released or not, newest (highest id) first.
+    /// Window occurrences recorded as missed since `since`, by id.
+    pub async fn missed_occurrences(&self, since: Timestamp) -> Result<Vec<Hold>, StoreError> {
+        let rows: Vec<HoldRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            hold_columns!(),
+            " FROM holds WHERE source = 'window' AND released_by = ? AND released_at_ms >= ? \
+             ORDER BY id"
+        ))
+        .bind(MISSED)
+        .bind(to_ms(since))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| self.error("list the missed window occurrences", e))?;
+        holds_from_rows(&self.path, rows)
+    }
+
     pub async fn recent_holds(&self, limit: u32) -> Result<Vec<Hold>, StoreError> {
         let rows: Vec<HoldRow> = sqlx::query_as(concat!(
             "SELECT ",

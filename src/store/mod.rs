@@ -42,6 +42,7 @@
 mod error;
 mod history;
 mod holds;
+pub use holds::MISSED;
 mod journal;
 mod rows;
 #[cfg(test)]
