@@ -65,6 +65,30 @@ impl DaemonHandler {
                     orgs: report.orgs.iter().map(org_outcome).collect(),
                 })
             }
+            Request::PauseAt {
+                orgs,
+                start,
+                duration_secs,
+                reason,
+            } => {
+                let report = service
+                    .pause_at(
+                        &actor,
+                        &orgs,
+                        start,
+                        Duration::from_secs(duration_secs),
+                        reason,
+                        now,
+                        progress_to(events),
+                    )
+                    .await
+                    .map_err(control_error)?;
+                Ok(ResultBody::PauseAt {
+                    start,
+                    holds: report.holds.iter().map(hold_view).collect(),
+                    orgs: report.orgs.iter().map(org_outcome).collect(),
+                })
+            }
             Request::Resume { orgs, hold } => {
                 let report = service
                     .resume(&actor, &orgs, hold.map(HoldId), now, progress_to(events))
@@ -84,6 +108,7 @@ impl DaemonHandler {
                     .collect();
                 Ok(ResultBody::Status(StatusView {
                     holds: status.holds.iter().map(hold_view).collect(),
+                    upcoming: status.upcoming.iter().map(hold_view).collect(),
                     orgs,
                 }))
             }
@@ -116,9 +141,9 @@ fn control_error(error: ServiceError) -> ControlError {
         ServiceError::UnknownOrg { .. } | ServiceError::NoSuchHold(_) => {
             ControlError::not_found(error.to_string())
         }
-        ServiceError::TooLong { .. } | ServiceError::ZeroDuration => {
-            ControlError::bad_request(error.to_string())
-        }
+        ServiceError::TooLong { .. }
+        | ServiceError::ZeroDuration
+        | ServiceError::StartInPast { .. } => ControlError::bad_request(error.to_string()),
         ServiceError::Store(_) => ControlError::internal(error_chain(&error)),
     }
 }
@@ -153,6 +178,7 @@ fn hold_view(hold: &Hold) -> HoldView {
         owner_name: hold.owner.name.clone(),
         reason: hold.reason.clone(),
         created_at: hold.created_at,
+        starts_at: hold.starts_at,
         expires_at: hold.expires_at,
     }
 }
