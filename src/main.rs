@@ -37,7 +37,8 @@ struct Cli {
 enum Command {
     /// Run the daemon in the foreground (systemd Type=notify service).
     Daemon,
-    /// Pause automations: `pause now` puts a manual hold on orgs.
+    /// Pause automations: `pause now` puts a manual hold on orgs; `pause at` stores an ad hoc
+    /// window that starts later.
     Pause {
         #[command(subcommand)]
         what: PauseCommand,
@@ -117,6 +118,24 @@ enum PauseCommand {
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
     },
+    /// Store an ad hoc window: pause from TIME for DURATION, no config edit. The daemon starts
+    /// pausing `lead_time` before TIME so the org is paused when the window opens.
+    At {
+        /// When the window opens: RFC 3339 with an offset (2026-12-01T22:00:00+01:00, or Z for
+        /// UTC), or a local date and time without one (2026-12-01T22:00, "2026-12-01 22:00"),
+        /// taken in this machine's time zone.
+        #[arg(value_name = "TIME")]
+        time: String,
+        /// How long the window lasts from TIME, e.g. 2h or 6h30m (at most manual_pause_max).
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: String,
+        /// Only this org (repeatable); default: every org.
+        #[arg(long = "org", value_name = "ORG")]
+        orgs: Vec<String>,
+        /// Why, for the audit trail (e.g. a change number).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -192,6 +211,15 @@ async fn run(cli: Cli, daemon_config: Option<Config>) -> Result<String, CommandE
                     reason,
                 },
         } => commands::pause_now(&target, orgs, duration.as_deref(), reason).await,
+        Command::Pause {
+            what:
+                PauseCommand::At {
+                    time,
+                    duration,
+                    orgs,
+                    reason,
+                },
+        } => commands::pause_at(&target, &time, orgs, &duration, reason).await,
         Command::Resume { orgs, hold, window } => {
             commands::resume(&target, orgs, hold, window).await
         }

@@ -9,8 +9,11 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 
 use common::{mixed_scenario, run_cli, run_cli_with_env, start_sim, write_config};
+use jiff::{SignedDuration, Timestamp};
 use pauseplay::sim::{AuthMode, SimHandle};
 use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|arg| (*arg).to_owned()).collect()
@@ -39,9 +42,49 @@ impl SimCli {
 
     /// Runs `pauseplay --config <the fixture's config> <rest>`.
     async fn run(&self, rest: &[&str]) -> (i32, String, String) {
+        self.run_with_env(rest, &[]).await
+    }
+
+    /// [`SimCli::run`] with extra environment variables.
+    async fn run_with_env(&self, rest: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         let mut all = args(&["--config", self.config.to_str().expect("utf-8 path")]);
         all.extend(args(rest));
-        run_cli(all).await
+        run_cli_with_env(all, env).await
+    }
+
+    /// Runs the daemon on the fixture's config in this process, and waits until it answers.
+    async fn start_daemon(&self) -> InProcessDaemon {
+        let config = pauseplay::config::Config::load(&self.config).expect("config");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(pauseplay::daemon::run(config, shutdown.clone()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let (code, _, stderr) = self.run(&["status"]).await;
+            if code == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the daemon never answered: {stderr}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        InProcessDaemon { shutdown, task }
+    }
+}
+
+struct InProcessDaemon {
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcessDaemon {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task
+            .await
+            .expect("the daemon task")
+            .expect("the daemon stops cleanly");
     }
 }
 
@@ -228,4 +271,116 @@ async fn demo_runs_end_to_end_and_exits_0() {
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("to pause"), "{stdout}");
     assert!(stdout.contains("exactly as it was"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_at_refuses_a_bad_time_a_past_time_and_a_long_window_and_stores_an_upcoming_one() {
+    let cli = SimCli::start().await;
+    let before = cli.sim.snapshot();
+
+    // Refused by the CLI before it asks the daemon: a TIME in neither form, no or a zero --for.
+    for bad in ["22:00", "2026-12-01", "tomorrow"] {
+        let (code, stdout, stderr) = cli.run(&["pause", "at", bad, "--for", "1h"]).await;
+        assert_eq!(code, 2, "{bad}: {stdout}{stderr}");
+        assert!(stderr.contains("is not a start time"), "{stderr}");
+        assert!(stderr.contains("RFC 3339 with an offset"), "{stderr}");
+        assert!(stderr.contains("2026-12-01T22:00:00+01:00"), "{stderr}");
+        assert!(stderr.contains("local date and time"), "{stderr}");
+    }
+    let (code, _, stderr) = cli.run(&["pause", "at", "2030-01-01T00:00:00Z"]).await;
+    assert_eq!(code, 2, "--for is required: {stderr}");
+    assert!(stderr.contains("--for"), "{stderr}");
+    let (code, _, stderr) = cli
+        .run(&["pause", "at", "2030-01-01T00:00:00Z", "--for", "0s"])
+        .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("must be longer than zero"), "{stderr}");
+
+    let daemon = cli.start_daemon().await;
+    // Refused by the daemon: a start in the past, a window longer than manual_pause_max.
+    let (code, stdout, stderr) = cli
+        .run(&["pause", "at", "2020-01-01T00:00:00+01:00", "--for", "1h"])
+        .await;
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("the start 2019-12-31T23:00:00Z is in the past"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pauseplay pause now"), "{stderr}");
+    let in_an_hour = Timestamp::now() + SignedDuration::from_hours(1);
+    let (code, stdout, stderr) = cli
+        .run(&["pause", "at", &in_an_hour.to_string(), "--for", "13h"])
+        .await;
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("at most 12h"), "{stderr}");
+    assert!(stderr.contains("manual_pause_max"), "{stderr}");
+
+    // A local time (here in UTC) an hour ahead: stored, listed as upcoming, cancelled.
+    let local = in_an_hour.strftime("%Y-%m-%d %H:%M").to_string();
+    let (code, stdout, stderr) = cli
+        .run_with_env(
+            &[
+                "pause", "at", &local, "--for", "30m", "--org", "sim", "--reason", "CHG-42",
+            ],
+            &[("TZ", "UTC")],
+        )
+        .await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let opens: Timestamp = format!("{}:00Z", local.replace(' ', "T"))
+        .parse()
+        .expect("the minute asked for");
+    let name = format!("at-{}", opens.strftime("%Y-%m-%dT%H:%MZ"));
+    assert!(
+        stdout.contains(&format!(
+            "ad hoc window `{name}` from {opens} until {}",
+            opens + SignedDuration::from_mins(30)
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "hold #1 on org `sim`: pausing starts at {}",
+            opens - SignedDuration::from_mins(2)
+        )),
+        "the default lead time: {stdout}"
+    );
+    assert!(stdout.contains("(CHG-42)"), "{stdout}");
+    assert!(stdout.contains("pauseplay resume --hold 1"), "{stdout}");
+
+    let (code, stdout, _) = cli.run(&["status"]).await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("no holds in force"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("upcoming: #1 ad hoc org `sim` (`{name}`) from ")),
+        "{stdout}"
+    );
+    let (code, stdout, _) = cli.run(&["status", "--json"]).await;
+    assert_eq!(code, 0);
+    let status: serde_json::Value = serde_json::from_str(&stdout).expect("status --json");
+    assert_eq!(status["holds"], serde_json::json!([]));
+    assert_eq!(status["upcoming"][0]["id"], 1);
+    assert_eq!(status["upcoming"][0]["source"], "adhoc");
+    assert_eq!(
+        status["upcoming"][0]["starts_at"],
+        (opens - SignedDuration::from_mins(2)).to_string()
+    );
+
+    let (code, stdout, stderr) = cli.run(&["resume", "--hold", "1"]).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("cancelled upcoming hold #1 on org `sim`"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = cli.run(&["status"]).await;
+    assert!(!stdout.contains("upcoming"), "{stdout}");
+    let (_, stdout, _) = cli.run(&["history", "--org", "sim"]).await;
+    assert!(stdout.contains("pause_at hold #1"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("ad hoc window `{name}` from {opens}")),
+        "{stdout}"
+    );
+
+    daemon.stop().await;
+    assert_eq!(cli.sim.snapshot(), before, "nothing was paused");
+    cli.sim.shutdown().await;
 }

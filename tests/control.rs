@@ -68,7 +68,20 @@ fn hold(id: i64, org: &str) -> HoldView {
         owner_name: "alice".into(),
         reason: Some("INC-4711".into()),
         created_at: ts("2026-05-01T01:00:00Z"),
+        starts_at: None,
         expires_at: ts("2026-05-01T01:30:00Z"),
+    }
+}
+
+/// An ad hoc hold that is not in force yet, as `pause at` creates it.
+fn upcoming_hold(id: i64, org: &str) -> HoldView {
+    HoldView {
+        source: HoldSource::Adhoc,
+        window: Some("at-2026-12-01T21:00Z".into()),
+        reason: Some("q4 migration".into()),
+        starts_at: Some(ts("2026-12-01T20:58:00Z")),
+        expires_at: ts("2026-12-02T03:00:00Z"),
+        ..hold(id, org)
     }
 }
 
@@ -124,6 +137,11 @@ fn expected(request: &Request) -> ResultBody {
             holds: vec![hold(1, "prod")],
             orgs: vec![outcome("prod")],
         },
+        Request::PauseAt { start, .. } => ResultBody::PauseAt {
+            start: *start,
+            holds: vec![upcoming_hold(3, "prod")],
+            orgs: vec![],
+        },
         Request::Resume { .. } => ResultBody::Resume {
             released: vec![hold(1, "prod")],
             orgs: vec![OrgOutcome {
@@ -134,6 +152,7 @@ fn expected(request: &Request) -> ResultBody {
         },
         Request::Status {} => ResultBody::Status(StatusView {
             holds: vec![hold(1, "prod"), hold(2, "uat")],
+            upcoming: vec![upcoming_hold(3, "prod")],
             orgs: vec![OrgStatusView {
                 org: "prod".into(),
                 paused: 7,
@@ -315,6 +334,12 @@ fn all_requests() -> Vec<Request> {
             orgs: vec!["prod".into()],
             duration_secs: Some(1800),
             reason: Some("INC-4711 runaway flow".into()),
+        },
+        Request::PauseAt {
+            orgs: vec!["prod".into()],
+            start: ts("2026-12-01T21:00:00Z"),
+            duration_secs: 6 * 3600,
+            reason: Some("q4 migration".into()),
         },
         Request::Resume {
             orgs: vec![],

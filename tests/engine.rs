@@ -83,6 +83,7 @@ async fn manual_hold(
             reason: Some("test".to_owned()),
             scope,
             created_at: now(),
+            starts_at: None,
             expires_at: later(minutes),
         })
         .await
@@ -615,5 +616,269 @@ async fn an_org_out_of_api_calls_is_reported_once_and_paused_when_calls_return()
     let outcome = reports[0].result.as_ref().expect("converged");
     // The daemon's configuration covers every kind: 16 flows and rules and the 3 triggers.
     assert_eq!(outcome.paused, 19);
+    sim.shutdown().await;
+}
+
+/// A [`Service`](pauseplay::daemon::service::Service) over the mixed org with the kinds these
+/// tests switch (no trigger deploys), `lead_time` as given.
+fn ad_hoc_service(
+    dir: &Path,
+    sim: &SimHandle,
+    store: &Store,
+    lead_time: Duration,
+) -> pauseplay::daemon::service::Service {
+    let mut config = pauseplay::config::Config::load(&common::write_config(
+        dir,
+        sim,
+        "kinds = [\"flow\", \"process_builder\", \"validation_rule\", \"workflow_rule\"]\n",
+    ))
+    .expect("config");
+    config.daemon.lead_time = lead_time;
+    pauseplay::daemon::service::Service::new(config, store.clone()).expect("service")
+}
+
+fn quiet() -> pauseplay::daemon::service::ProgressFn {
+    std::sync::Arc::new(|_: Progress| {})
+}
+
+fn seconds_after(at: Timestamp, seconds: i64) -> Timestamp {
+    at.checked_add(SignedDuration::from_secs(seconds))
+        .expect("in range")
+}
+
+#[tokio::test]
+async fn a_pause_at_pauses_the_org_when_its_window_opens_and_restores_it_when_it_ends() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let service = ad_hoc_service(dir.path(), &sim, &store, Duration::ZERO);
+    let before = switched_state(&sim);
+    let opens = seconds_after(now(), 2);
+    let ends = seconds_after(opens, 60);
+
+    let report = service
+        .pause_at(
+            &operator(),
+            &["sim".to_owned()],
+            opens,
+            Duration::from_secs(60),
+            Some("q4 migration".to_owned()),
+            now(),
+            quiet(),
+        )
+        .await
+        .expect("pause at");
+    assert!(report.orgs.is_empty(), "not in force yet: no converge");
+    let hold = &report.holds[0];
+    assert_eq!(
+        hold.source,
+        HoldSource::AdHoc {
+            name: pauseplay::daemon::service::ad_hoc_name(opens)
+        }
+    );
+    assert_eq!(hold.starts_at, Some(opens), "no lead time");
+    assert_eq!(hold.expires_at, ends);
+    assert_eq!(hold.owner, operator());
+    let status = service.status(now()).await.expect("status");
+    assert!(status.holds.is_empty());
+    assert_eq!(status.upcoming, vec![hold.clone()]);
+    assert_eq!(
+        service.next_edge(now()).await.expect("edge"),
+        Some(opens),
+        "the loop wakes up when the hold starts"
+    );
+    let history = store.history(Some("sim"), 10).await.expect("history");
+    assert_eq!(history[0].action, "pause_at");
+    assert_eq!(history[0].hold_id, Some(hold.id));
+    assert_eq!(history[0].detail["start"], opens.to_string());
+    assert!(history[0].detail.get("outcome").is_none());
+
+    // A moment before the window opens, a pass leaves the org alone.
+    let reports = service
+        .reconcile(opens - SignedDuration::from_millis(1), quiet())
+        .await;
+    let outcome = reports[0].result.as_ref().expect("converged");
+    assert_eq!(outcome.paused, 0, "{outcome:?}");
+    assert_eq!(switched_state(&sim), before);
+
+    // When it opens, the org is paused.
+    let reports = service.reconcile(opens, quiet()).await;
+    let outcome = reports[0].result.as_ref().expect("converged");
+    assert_eq!(outcome.paused, 16, "{outcome:?}");
+    assert!(outcome.is_clean(), "{outcome:?}");
+    assert_ne!(switched_state(&sim), before);
+    let status = service.status(opens).await.expect("status");
+    assert_eq!(status.holds.len(), 1);
+    assert!(status.upcoming.is_empty());
+    assert_eq!(service.next_edge(opens).await.expect("edge"), Some(ends));
+
+    // Still paused just before it ends; restored exactly when it ends.
+    let reports = service
+        .reconcile(ends - SignedDuration::from_millis(1), quiet())
+        .await;
+    assert_eq!(reports[0].result.as_ref().expect("converged").restored, 0);
+    let reports = service.reconcile(ends, quiet()).await;
+    let outcome = reports[0].result.as_ref().expect("converged");
+    assert_eq!(outcome.restored, 16, "{outcome:?}");
+    assert!(outcome.is_clean(), "{outcome:?}");
+    assert_eq!(switched_state(&sim), before, "exactly as it was");
+    let actions: Vec<String> = store
+        .history(Some("sim"), 10)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|entry| entry.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["reconcile", "hold_expired", "reconcile", "pause_at"],
+        "newest first"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pause_at_within_the_lead_time_pauses_at_once_and_keeps_the_nominal_start() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let service = ad_hoc_service(dir.path(), &sim, &store, Duration::from_secs(120));
+    let opens = seconds_after(now(), 60);
+
+    let report = service
+        .pause_at(
+            &operator(),
+            &[],
+            opens,
+            Duration::from_secs(600),
+            None,
+            now(),
+            quiet(),
+        )
+        .await
+        .expect("pause at");
+    let hold = &report.holds[0];
+    assert_eq!(hold.starts_at, Some(now()), "lead time, but not before now");
+    assert_eq!(hold.expires_at, seconds_after(opens, 600));
+    assert_eq!(report.orgs.len(), 1);
+    let outcome = report.orgs[0].result.as_ref().expect("converged");
+    assert_eq!(outcome.paused, 16, "{outcome:?}");
+    let history = store.history(Some("sim"), 1).await.expect("history");
+    assert_eq!(history[0].action, "pause_at");
+    assert_eq!(history[0].detail["start"], opens.to_string());
+    assert_eq!(history[0].detail["starts_pausing_at"], now().to_string());
+    assert_eq!(history[0].detail["outcome"]["paused"], 16);
+
+    // With the default lead time of two minutes, a window an hour away starts pausing two
+    // minutes before it opens.
+    let later_window = seconds_after(now(), 3600);
+    let report = service
+        .pause_at(
+            &operator(),
+            &[],
+            later_window,
+            Duration::from_secs(600),
+            None,
+            now(),
+            quiet(),
+        )
+        .await
+        .expect("pause at");
+    assert_eq!(
+        report.holds[0].starts_at,
+        Some(seconds_after(later_window, -120))
+    );
+    assert!(report.orgs.is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pause_at_past_too_long_or_empty_is_refused_and_an_upcoming_one_is_cancelled() {
+    use pauseplay::daemon::service::ServiceError;
+
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let service = ad_hoc_service(dir.path(), &sim, &store, Duration::ZERO);
+    let oncall = operator();
+    let pause_at = |start: Timestamp, duration: Duration| {
+        service.pause_at(&oncall, &[], start, duration, None, now(), quiet())
+    };
+
+    let past = pause_at(seconds_after(now(), -60), Duration::from_secs(3600))
+        .await
+        .expect_err("in the past");
+    assert!(matches!(past, ServiceError::StartInPast { .. }), "{past}");
+    assert!(past.to_string().contains("in the past"), "{past}");
+    let long = pause_at(seconds_after(now(), 60), Duration::from_secs(13 * 3600))
+        .await
+        .expect_err("too long");
+    assert!(matches!(long, ServiceError::TooLong { .. }), "{long}");
+    let zero = pause_at(seconds_after(now(), 60), Duration::ZERO)
+        .await
+        .expect_err("zero");
+    assert!(matches!(zero, ServiceError::ZeroDuration), "{zero}");
+    let unknown = service
+        .pause_at(
+            &operator(),
+            &["nope".to_owned()],
+            seconds_after(now(), 60),
+            Duration::from_secs(60),
+            None,
+            now(),
+            quiet(),
+        )
+        .await
+        .expect_err("unknown org");
+    assert!(
+        matches!(unknown, ServiceError::UnknownOrg { .. }),
+        "{unknown}"
+    );
+    assert!(
+        store.recent_holds(10).await.expect("holds").is_empty(),
+        "nothing stored"
+    );
+
+    // A start a few seconds ago is taken as now.
+    let report = pause_at(seconds_after(now(), -3), Duration::from_secs(60))
+        .await
+        .expect("within the grace");
+    assert_eq!(report.holds[0].starts_at, Some(now()));
+    assert_eq!(report.orgs[0].result.as_ref().expect("paused").paused, 16);
+
+    // An upcoming hold is cancelled by its id and never comes into force.
+    let opens = seconds_after(now(), 600);
+    let upcoming = pause_at(opens, Duration::from_secs(60))
+        .await
+        .expect("upcoming")
+        .holds
+        .remove(0);
+    let resumed = service
+        .resume(
+            &operator(),
+            &[],
+            pauseplay::daemon::service::Release::Hold(upcoming.id),
+            now(),
+            quiet(),
+        )
+        .await
+        .expect("resume --hold");
+    assert_eq!(resumed.released[0].id, upcoming.id);
+    assert!(
+        service
+            .status(now())
+            .await
+            .expect("status")
+            .upcoming
+            .is_empty()
+    );
+    assert!(
+        !store
+            .active_holds(opens)
+            .await
+            .expect("active")
+            .iter()
+            .any(|hold| hold.id == upcoming.id)
+    );
     sim.shutdown().await;
 }

@@ -68,6 +68,7 @@ async fn hold(store: &Store, org: &str, scope: HoldScope) -> Hold {
             reason: Some("test".to_owned()),
             scope,
             created_at: now(),
+            starts_at: None,
             expires_at: later(60),
         })
         .await

@@ -34,6 +34,7 @@ fn manual(org: &str, created: i64, expires: i64) -> NewHold {
         reason: Some("INC-4711 runaway flow".to_owned()),
         scope: HoldScope::default(),
         created_at: at(created),
+        starts_at: None,
         expires_at: at(expires),
     }
 }
@@ -49,6 +50,7 @@ fn window(org: &str, name: &str, start: i64, end: i64) -> NewHold {
         reason: None,
         scope: HoldScope::default(),
         created_at: at(start),
+        starts_at: None,
         expires_at: at(end),
     }
 }
@@ -441,6 +443,206 @@ async fn an_occurrence_of_a_window_is_held_at_most_once() {
         "{err:?}"
     );
     assert!(err.to_string().contains("state.db"), "{err}");
+}
+
+/// An ad hoc window as `pause at` stores it: created at `created`, in force from `start`.
+fn ad_hoc(org: &str, created: i64, start: i64, expires: i64) -> NewHold {
+    NewHold {
+        source: HoldSource::AdHoc {
+            name: "at-2027-01-15T12:00Z".to_owned(),
+        },
+        starts_at: Some(at(start)),
+        ..manual(org, created, expires)
+    }
+}
+
+#[tokio::test]
+async fn a_hold_with_a_start_round_trips_and_is_upcoming_until_it_starts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = open(tmp.path()).await;
+    let now_in_force = store
+        .insert_hold(&manual("prod", 0, 1000))
+        .await
+        .expect("insert");
+    assert_eq!(now_in_force.starts_at, None);
+    // Sub-millisecond parts are dropped, as for every stored time.
+    let later = store
+        .insert_hold(&NewHold {
+            starts_at: Some(at(100) + SignedDuration::from_nanos(1_500_000)),
+            ..ad_hoc("prod", 0, 100, 400)
+        })
+        .await
+        .expect("insert");
+    assert_eq!(
+        later.starts_at,
+        Some(at(100) + SignedDuration::from_millis(1))
+    );
+    assert_eq!(
+        store.hold(later.id).await.expect("read"),
+        Some(later.clone())
+    );
+    let sooner = store
+        .insert_hold(&ad_hoc("uat", 0, 50, 300))
+        .await
+        .expect("insert");
+
+    let ids = |holds: Vec<pauseplay::store::Hold>| holds.iter().map(|h| h.id).collect::<Vec<_>>();
+    // Before its start a hold is upcoming, not in force; upcoming holds come soonest first.
+    assert_eq!(
+        ids(store.active_holds(at(10)).await.expect("active")),
+        vec![now_in_force.id]
+    );
+    assert_eq!(
+        ids(store.upcoming_holds(at(10)).await.expect("upcoming")),
+        vec![sooner.id, later.id]
+    );
+    assert!(!later.in_force_at(at(10)) && later.is_upcoming_at(at(10)));
+    // In force from its start on (inclusive), like an expiry is exclusive.
+    let just_before = at(50) - SignedDuration::from_millis(1);
+    assert_eq!(
+        ids(store.active_holds(just_before).await.expect("active")),
+        vec![now_in_force.id]
+    );
+    assert_eq!(
+        ids(store.active_holds(at(50)).await.expect("active")),
+        vec![now_in_force.id, sooner.id]
+    );
+    assert_eq!(
+        ids(store.upcoming_holds(at(50)).await.expect("upcoming")),
+        vec![later.id]
+    );
+    assert!(sooner.in_force_at(at(50)) && !sooner.is_upcoming_at(at(50)));
+    assert_eq!(
+        ids(store.active_holds(at(200)).await.expect("active")),
+        vec![now_in_force.id, later.id, sooner.id],
+        "in force: by id"
+    );
+    assert!(
+        store
+            .upcoming_holds(at(200))
+            .await
+            .expect("upcoming")
+            .is_empty()
+    );
+    // `resume` without `--hold` leaves ad hoc holds alone, started or not.
+    assert_eq!(
+        ids(store
+            .release_manual_holds("prod", &alice(), at(20))
+            .await
+            .expect("release")),
+        vec![now_in_force.id]
+    );
+    assert_eq!(
+        store
+            .hold(later.id)
+            .await
+            .expect("read")
+            .expect("exists")
+            .released_at,
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_hold_that_has_not_started_is_not_expired_early_and_expires_at_its_end() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = open(tmp.path()).await;
+    let hold = store
+        .insert_hold(&ad_hoc("prod", 0, 100, 400))
+        .await
+        .expect("insert");
+    for second in [0, 99, 100, 399] {
+        assert!(
+            store
+                .expire_holds(at(second))
+                .await
+                .expect("expire")
+                .is_empty(),
+            "not expired at {second}"
+        );
+    }
+    assert_eq!(
+        store.active_holds(at(399)).await.expect("active")[0].id,
+        hold.id
+    );
+    let expired = store.expire_holds(at(400)).await.expect("expire");
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].id, hold.id);
+    assert_eq!(expired[0].released_by.as_deref(), Some("expired"));
+    assert_eq!(expired[0].released_at, Some(at(400)));
+    assert!(
+        store
+            .active_holds(at(400))
+            .await
+            .expect("active")
+            .is_empty()
+    );
+    assert!(
+        store
+            .upcoming_holds(at(0))
+            .await
+            .expect("upcoming")
+            .is_empty()
+    );
+
+    // A hold that would start at or after its expiry never comes into force: refused.
+    for start in [400, 500] {
+        let error = store
+            .insert_hold(&ad_hoc("prod", 0, start, 400))
+            .await
+            .expect_err("starts too late");
+        assert!(error.to_string().contains("state.db"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn releasing_a_hold_before_it_starts_cancels_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = open(tmp.path()).await;
+    let hold = store
+        .insert_hold(&ad_hoc("prod", 0, 100, 400))
+        .await
+        .expect("insert");
+    let released = store
+        .release_hold(hold.id, &alice(), at(10))
+        .await
+        .expect("release")
+        .expect("it was upcoming");
+    assert_eq!(released.released_at, Some(at(10)));
+    assert_eq!(released.released_by.as_deref(), Some("alice"));
+    assert_eq!(released.starts_at, Some(at(100)), "the start is kept");
+    for second in [10, 100, 200] {
+        assert!(
+            store
+                .active_holds(at(second))
+                .await
+                .expect("active")
+                .is_empty(),
+            "never in force ({second})"
+        );
+        assert!(
+            store
+                .upcoming_holds(at(second))
+                .await
+                .expect("upcoming")
+                .is_empty(),
+            "no longer upcoming ({second})"
+        );
+    }
+    assert!(
+        store
+            .expire_holds(at(400))
+            .await
+            .expect("expire")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .release_hold(hold.id, &alice(), at(20))
+            .await
+            .expect("release"),
+        None
+    );
 }
 
 #[tokio::test]

@@ -7,12 +7,13 @@ mod daemon;
 mod plan;
 pub(crate) mod remote;
 mod sim;
+mod start_time;
 
 pub use auth_test::auth_test;
 pub use check_config::check_config;
 pub use daemon::daemon;
 pub use plan::plan;
-pub use remote::{REMOTE_JSON_VERSION, Target, history, pause_now, resume, status};
+pub use remote::{REMOTE_JSON_VERSION, Target, history, pause_at, pause_now, resume, status};
 pub use sim::{DEFAULT_SIM_ADDR, sim};
 
 use std::path::Path;

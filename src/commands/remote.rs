@@ -1,6 +1,6 @@
-//! The commands that talk to the daemon over its control socket: `pause now`, `resume`,
-//! `status` and `history`. They print for people (with a progress bar on a terminal, plain
-//! lines otherwise) or, with `--json`, the daemon's answer as stable versioned JSON.
+//! The commands that talk to the daemon over its control socket: `pause now`, `pause at`,
+//! `resume`, `status` and `history`. They print for people (with a progress bar on a terminal,
+//! plain lines otherwise) or, with `--json`, the daemon's answer as stable versioned JSON.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde_json::json;
 
 use super::CommandError;
@@ -63,6 +65,93 @@ pub async fn pause_now(
     }
 }
 
+/// `pauseplay pause at TIME --for DUR`: an ad hoc window. TIME is RFC 3339 with an offset or a
+/// local date and time in this machine's time zone (see [`super::start_time`]); the daemon
+/// refuses a TIME in the past and a DUR above `manual_pause_max`.
+pub async fn pause_at(
+    target: &Target,
+    time: &str,
+    orgs: Vec<String>,
+    duration: &str,
+    reason: Option<String>,
+) -> Result<String, CommandError> {
+    let tz = local_zone();
+    let start = super::start_time::parse_start(time, &tz).map_err(CommandError::Usage)?;
+    let duration_secs = crate::config::duration::parse_positive(duration)
+        .map(|duration| duration.as_secs().max(1))
+        .map_err(|error| CommandError::Usage(format!("--for {duration}: {error}")))?;
+    let request = Request::PauseAt {
+        orgs,
+        start,
+        duration_secs,
+        reason,
+    };
+    match send(target, request).await? {
+        ResultBody::PauseAt { start, holds, orgs } => {
+            report_outcomes(&pause_at_text(start, &holds, &orgs, &tz), &orgs)
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// This machine's time zone, or UTC when it cannot be told (jiff then warns in the log).
+fn local_zone() -> TimeZone {
+    TimeZone::system()
+}
+
+/// `2026-12-01T21:00:00Z (22:00:00 CET)`: UTC as everywhere in pauseplay's output, and the
+/// local time when this machine is not on UTC.
+fn with_local(at: Timestamp, tz: &TimeZone) -> String {
+    let zoned = at.to_zoned(tz.clone());
+    if zoned.offset().seconds() == 0 {
+        at.to_string()
+    } else {
+        format!("{at} ({})", zoned.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    }
+}
+
+pub(crate) fn pause_at_text(
+    start: Timestamp,
+    holds: &[HoldView],
+    orgs: &[OrgOutcome],
+    tz: &TimeZone,
+) -> String {
+    let mut out = String::new();
+    if let Some(first) = holds.first() {
+        let _ = writeln!(
+            out,
+            "ad hoc window `{}` from {} until {}",
+            first.window.as_deref().unwrap_or("?"),
+            with_local(start, tz),
+            with_local(first.expires_at, tz)
+        );
+    }
+    for hold in holds {
+        let reason = hold.reason.as_deref().unwrap_or("no reason given");
+        let in_force = orgs.iter().any(|org| org.org == hold.org);
+        if in_force {
+            let _ = writeln!(
+                out,
+                "hold #{} on org `{}`: in force now, until {} ({reason})",
+                hold.id, hold.org, hold.expires_at
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "hold #{} on org `{}`: pausing starts at {}, restored at {} ({reason}); \
+                 `pauseplay resume --hold {}` cancels it",
+                hold.id,
+                hold.org,
+                with_local(hold.starts_at.unwrap_or(start), tz),
+                hold.expires_at,
+                hold.id
+            );
+        }
+    }
+    push_outcomes(&mut out, orgs);
+    out
+}
+
 /// `pauseplay resume`.
 pub async fn resume(
     target: &Target,
@@ -83,6 +172,7 @@ pub async fn status(target: &Target, as_json: bool) -> Result<String, CommandErr
     match send(target, Request::Status {}).await? {
         ResultBody::Status(status) if as_json => Ok(versioned(json!({
             "holds": status.holds,
+            "upcoming": status.upcoming,
             "orgs": status.orgs,
         }))),
         ResultBody::Status(status) => Ok(status_text(&status)),
@@ -183,8 +273,17 @@ pub(crate) fn resume_text(released: &[HoldView], orgs: &[OrgOutcome]) -> String 
     if released.is_empty() {
         out.push_str("no manual hold was in force\n");
     }
+    let now = Timestamp::now();
     for hold in released {
-        let _ = writeln!(out, "released hold #{} on org `{}`", hold.id, hold.org);
+        if hold.starts_at.is_some_and(|start| start > now) {
+            let _ = writeln!(
+                out,
+                "cancelled upcoming hold #{} on org `{}`: it will not come into force",
+                hold.id, hold.org
+            );
+        } else {
+            let _ = writeln!(out, "released hold #{} on org `{}`", hold.id, hold.org);
+        }
     }
     push_outcomes(&mut out, orgs);
     out
@@ -231,6 +330,22 @@ fn push_issues(out: &mut String, failed: &[ComponentIssue], conflicts: &[Compone
     }
 }
 
+fn source_text(source: crate::control::protocol::HoldSource) -> &'static str {
+    match source {
+        crate::control::protocol::HoldSource::Manual => "manual",
+        crate::control::protocol::HoldSource::Window => "window",
+        crate::control::protocol::HoldSource::Adhoc => "ad hoc",
+        crate::control::protocol::HoldSource::Other => "other",
+    }
+}
+
+fn reason_suffix(hold: &HoldView) -> String {
+    hold.reason
+        .as_deref()
+        .map(|reason| format!(": {reason}"))
+        .unwrap_or_default()
+}
+
 pub(crate) fn status_text(status: &StatusView) -> String {
     let mut out = String::new();
     if status.holds.is_empty() {
@@ -242,21 +357,30 @@ pub(crate) fn status_text(status: &StatusView) -> String {
                 out,
                 "  #{} {} org `{}` by {} until {}{}",
                 hold.id,
-                match hold.source {
-                    crate::control::protocol::HoldSource::Manual => "manual",
-                    crate::control::protocol::HoldSource::Window => "window",
-                    crate::control::protocol::HoldSource::Adhoc => "ad hoc",
-                    crate::control::protocol::HoldSource::Other => "other",
-                },
+                source_text(hold.source),
                 hold.org,
                 hold.owner_name,
                 hold.expires_at,
-                hold.reason
-                    .as_deref()
-                    .map(|reason| format!(": {reason}"))
-                    .unwrap_or_default()
+                reason_suffix(hold)
             );
         }
+    }
+    for hold in &status.upcoming {
+        let _ = writeln!(
+            out,
+            "upcoming: #{} {} org `{}`{} from {} until {} by {}{}",
+            hold.id,
+            source_text(hold.source),
+            hold.org,
+            hold.window
+                .as_deref()
+                .map(|name| format!(" (`{name}`)"))
+                .unwrap_or_default(),
+            hold.starts_at.unwrap_or(hold.created_at),
+            hold.expires_at,
+            hold.owner_name,
+            reason_suffix(hold)
+        );
     }
     for org in &status.orgs {
         let _ = writeln!(
@@ -333,15 +457,32 @@ fn history_text(entries: &[HistoryView]) -> String {
     out
 }
 
-/// A one-line summary of a history entry's outcome.
+/// A one-line summary of a history entry: its outcome, and for `pause_at` the window.
 fn summary(detail: &serde_json::Value) -> String {
-    let outcome = &detail["outcome"];
+    let outcome = outcome_summary(&detail["outcome"]);
+    if let (Some(start), Some(expires)) = (detail["start"].as_str(), detail["expires_at"].as_str())
+    {
+        let window = format!(
+            "ad hoc window `{}` from {start} until {expires}, pausing from {}",
+            detail["name"].as_str().unwrap_or("?"),
+            detail["starts_pausing_at"].as_str().unwrap_or(start)
+        );
+        return match outcome {
+            Some(outcome) => format!("{window}; {outcome}"),
+            None => window,
+        };
+    }
+    outcome.unwrap_or_else(|| detail.to_string())
+}
+
+/// What a converge did, from the `outcome` of a history entry; `None` when there is none.
+fn outcome_summary(outcome: &serde_json::Value) -> Option<String> {
     if let Some(error) = outcome["error"].as_str() {
-        return format!("stopped: {error}");
+        return Some(format!("stopped: {error}"));
     }
     let count = |key: &str| outcome[key].as_u64().unwrap_or(0);
     let issues = |key: &str| outcome[key].as_array().map_or(0, Vec::len);
-    if outcome.is_object() {
+    outcome.is_object().then(|| {
         format!(
             "{} paused, {} restored, {} failed, {} conflicts",
             count("paused"),
@@ -349,9 +490,7 @@ fn summary(detail: &serde_json::Value) -> String {
             issues("failed"),
             issues("conflicts")
         )
-    } else {
-        detail.to_string()
-    }
+    })
 }
 
 /// Progress events on stderr: a bar per org and phase on a terminal, a line per event

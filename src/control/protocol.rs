@@ -66,8 +66,22 @@ pub enum Request {
         duration_secs: Option<u64>,
         reason: Option<String>,
     },
+    /// `pauseplay pause at`: an ad hoc window on `orgs` (empty: all orgs) from `start` for
+    /// `duration_secs`. The daemon puts a hold on each org that comes into force its
+    /// `lead_time` before `start` and expires at `start + duration_secs`.
+    PauseAt {
+        orgs: Vec<String>,
+        /// When the window opens (RFC 3339; the CLI sends UTC). At most a few seconds in the
+        /// past.
+        start: Timestamp,
+        /// How long the window lasts, from `start`. Required: an ad hoc window has no default
+        /// length.
+        duration_secs: u64,
+        reason: Option<String>,
+    },
     /// `pauseplay resume`: releases the manual holds on `orgs` (empty: all orgs), only the
-    /// hold `hold`, or the occurrence of the window `window` in force on `orgs`.
+    /// hold `hold` (one not yet in force is cancelled), or the occurrence of the window
+    /// `window` in force on `orgs`.
     Resume {
         orgs: Vec<String>,
         hold: Option<i64>,
@@ -92,6 +106,7 @@ impl Request {
     pub fn kind(&self) -> &'static str {
         match self {
             Request::PauseNow { .. } => "pause_now",
+            Request::PauseAt { .. } => "pause_at",
             Request::Resume { .. } => "resume",
             Request::Status {} => "status",
             Request::History { .. } => "history",
@@ -101,7 +116,10 @@ impl Request {
 
     /// Whether the request changes anything (these are logged with the peer at info).
     pub fn changes_state(&self) -> bool {
-        matches!(self, Request::PauseNow { .. } | Request::Resume { .. })
+        matches!(
+            self,
+            Request::PauseNow { .. } | Request::PauseAt { .. } | Request::Resume { .. }
+        )
     }
 }
 
@@ -208,6 +226,15 @@ pub enum ResultBody {
         holds: Vec<HoldView>,
         orgs: Vec<OrgOutcome>,
     },
+    /// Answer to [`Request::PauseAt`]: the window's nominal `start`, the holds created (their
+    /// `starts_at` is when the daemon starts pausing) and, when the holds are already in force
+    /// (the window opens within the lead time), what happened in each org; `orgs` is empty
+    /// otherwise.
+    PauseAt {
+        start: Timestamp,
+        holds: Vec<HoldView>,
+        orgs: Vec<OrgOutcome>,
+    },
     /// Answer to [`Request::Resume`]: the holds released and what happened in each org.
     Resume {
         released: Vec<HoldView>,
@@ -231,6 +258,7 @@ impl ResultBody {
     pub fn kind(&self) -> &'static str {
         match self {
             ResultBody::Pause { .. } => "pause",
+            ResultBody::PauseAt { .. } => "pause_at",
             ResultBody::Resume { .. } => "resume",
             ResultBody::Status(_) => "status",
             ResultBody::History { .. } => "history",
@@ -245,7 +273,8 @@ pub struct HoldView {
     pub id: i64,
     pub org: String,
     pub source: HoldSource,
-    /// The window's name for `window` holds.
+    /// The window's name for `window` holds; the ad hoc window's generated name (e.g.
+    /// `at-2026-12-01T21:00Z`) for `adhoc` holds.
     pub window: Option<String>,
     /// The uid that asked for a manual or ad hoc hold.
     pub owner_uid: Option<u32>,
@@ -254,6 +283,10 @@ pub struct HoldView {
     pub reason: Option<String>,
     /// RFC 3339, UTC.
     pub created_at: Timestamp,
+    /// RFC 3339, UTC: when the hold comes into force. Absent for holds in force from their
+    /// creation (and from daemons older than `pause at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<Timestamp>,
     /// RFC 3339, UTC. Every hold expires.
     pub expires_at: Timestamp,
 }
@@ -307,7 +340,12 @@ pub struct ComponentIssue {
 /// The answer to `status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusView {
+    /// The holds in force.
     pub holds: Vec<HoldView>,
+    /// Holds not in force yet (ad hoc windows stored by `pause at`), soonest first. Empty
+    /// when read from a daemon older than `pause at`.
+    #[serde(default)]
+    pub upcoming: Vec<HoldView>,
     pub orgs: Vec<OrgStatusView>,
 }
 
@@ -512,6 +550,12 @@ mod tests {
                 duration_secs: None,
                 reason: None,
             },
+            Request::PauseAt {
+                orgs: vec!["prod".into()],
+                start: ts("2026-12-01T21:00:00Z"),
+                duration_secs: 6 * 3600,
+                reason: Some("q4 migration".into()),
+            },
             Request::Resume {
                 orgs: vec!["a".into(), "b".into()],
                 hold: Some(7),
@@ -606,6 +650,7 @@ mod tests {
             owner_name: "alice".into(),
             reason: Some("INC-4711".into()),
             created_at: ts("2026-05-01T01:00:00Z"),
+            starts_at: None,
             expires_at: ts("2026-05-01T01:30:00Z"),
         }
     }
@@ -624,6 +669,7 @@ mod tests {
         );
         let result = ReplyLine::new(Reply::Result(ResultBody::Status(StatusView {
             holds: vec![hold()],
+            upcoming: vec![],
             orgs: vec![],
         })));
         assert_eq!(
@@ -632,7 +678,7 @@ mod tests {
                 "id":3,"org":"prod","source":"manual","window":null,"owner_uid":1000,
                 "owner_name":"alice","reason":"INC-4711",
                 "created_at":"2026-05-01T01:00:00Z","expires_at":"2026-05-01T01:30:00Z"}],
-                "orgs":[]}})
+                "upcoming":[],"orgs":[]}})
         );
         let error = ReplyLine::new(Reply::Error(ErrorBody {
             code: ErrorCode::NotFound,
@@ -642,6 +688,95 @@ mod tests {
             serde_json::to_value(&error).unwrap(),
             json!({"v":1,"error":{"code":"not_found","message":"no org named prd"}})
         );
+    }
+
+    fn ad_hoc_hold() -> HoldView {
+        HoldView {
+            id: 7,
+            source: HoldSource::Adhoc,
+            window: Some("at-2026-12-01T21:00Z".into()),
+            reason: Some("q4 migration".into()),
+            created_at: ts("2026-11-30T09:00:00Z"),
+            starts_at: Some(ts("2026-12-01T20:58:00Z")),
+            expires_at: ts("2026-12-02T03:00:00Z"),
+            ..hold()
+        }
+    }
+
+    #[test]
+    fn pause_at_has_the_documented_shape() {
+        let line = RequestLine::new(Request::PauseAt {
+            orgs: vec!["prod".into()],
+            start: ts("2026-12-01T21:00:00Z"),
+            duration_secs: 6 * 3600,
+            reason: Some("q4 migration".into()),
+        });
+        assert_eq!(
+            serde_json::to_value(&line).unwrap(),
+            json!({"v":1,"request":{"type":"pause_at","orgs":["prod"],
+                   "start":"2026-12-01T21:00:00Z","duration_secs":21600,
+                   "reason":"q4 migration"}})
+        );
+        // Any RFC 3339 offset is read; `reason` may be left out, `start` and the duration not.
+        assert_eq!(
+            parse_request_line(
+                r#"{"v":1,"request":{"type":"pause_at","orgs":[],
+                    "start":"2026-12-01T22:00:00+01:00","duration_secs":60}}"#
+            ),
+            Ok(Request::PauseAt {
+                orgs: vec![],
+                start: ts("2026-12-01T21:00:00Z"),
+                duration_secs: 60,
+                reason: None,
+            })
+        );
+        for line in [
+            r#"{"v":1,"request":{"type":"pause_at","orgs":[],"duration_secs":60}}"#,
+            r#"{"v":1,"request":{"type":"pause_at","orgs":[],"start":"2026-12-01T21:00:00Z"}}"#,
+            r#"{"v":1,"request":{"type":"pause_at","orgs":[],"start":"2026-12-01T21:00:00",
+                "duration_secs":60}}"#,
+        ] {
+            let error = parse_request_line(line).unwrap_err();
+            assert_eq!(error.code, ErrorCode::BadRequest, "{line}");
+        }
+
+        let result = ReplyLine::new(Reply::Result(ResultBody::PauseAt {
+            start: ts("2026-12-01T21:00:00Z"),
+            holds: vec![ad_hoc_hold()],
+            orgs: vec![],
+        }));
+        assert_eq!(
+            serde_json::to_value(&result).unwrap(),
+            json!({"v":1,"result":{"type":"pause_at","start":"2026-12-01T21:00:00Z",
+                "holds":[{"id":7,"org":"prod","source":"adhoc","window":"at-2026-12-01T21:00Z",
+                    "owner_uid":1000,"owner_name":"alice","reason":"q4 migration",
+                    "created_at":"2026-11-30T09:00:00Z","starts_at":"2026-12-01T20:58:00Z",
+                    "expires_at":"2026-12-02T03:00:00Z"}],
+                "orgs":[]}})
+        );
+    }
+
+    #[test]
+    fn a_status_lists_upcoming_holds_and_reads_without_them() {
+        let status = StatusView {
+            holds: vec![hold()],
+            upcoming: vec![ad_hoc_hold()],
+            orgs: vec![],
+        };
+        let value = serde_json::to_value(&status).unwrap();
+        assert_eq!(value["upcoming"][0]["starts_at"], "2026-12-01T20:58:00Z");
+        assert!(
+            value["holds"][0].get("starts_at").is_none(),
+            "absent when the hold is in force from its creation"
+        );
+        let older: StatusView = serde_json::from_value(json!({"holds":[{
+            "id":3,"org":"prod","source":"manual","window":null,"owner_uid":1000,
+            "owner_name":"alice","reason":"INC-4711",
+            "created_at":"2026-05-01T01:00:00Z","expires_at":"2026-05-01T01:30:00Z"}],
+            "orgs":[]}))
+        .unwrap();
+        assert_eq!(older.holds, vec![hold()]);
+        assert!(older.upcoming.is_empty());
     }
 
     #[test]

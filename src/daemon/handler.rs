@@ -65,6 +65,30 @@ impl DaemonHandler {
                     orgs: report.orgs.iter().map(org_outcome).collect(),
                 })
             }
+            Request::PauseAt {
+                orgs,
+                start,
+                duration_secs,
+                reason,
+            } => {
+                let report = service
+                    .pause_at(
+                        &actor,
+                        &orgs,
+                        start,
+                        Duration::from_secs(duration_secs),
+                        reason,
+                        now,
+                        progress_to(events),
+                    )
+                    .await
+                    .map_err(control_error)?;
+                Ok(ResultBody::PauseAt {
+                    start,
+                    holds: report.holds.iter().map(hold_view).collect(),
+                    orgs: report.orgs.iter().map(org_outcome).collect(),
+                })
+            }
             Request::Resume { orgs, hold, window } => {
                 let report = service
                     .resume(
@@ -90,6 +114,7 @@ impl DaemonHandler {
                     .collect();
                 Ok(ResultBody::Status(StatusView {
                     holds: status.holds.iter().map(hold_view).collect(),
+                    upcoming: status.upcoming.iter().map(hold_view).collect(),
                     orgs,
                 }))
             }
@@ -122,9 +147,9 @@ fn control_error(error: ServiceError) -> ControlError {
         ServiceError::UnknownOrg { .. }
         | ServiceError::NoSuchHold(_)
         | ServiceError::NoWindowInForce { .. } => ControlError::not_found(error.to_string()),
-        ServiceError::TooLong { .. } | ServiceError::ZeroDuration => {
-            ControlError::bad_request(error.to_string())
-        }
+        ServiceError::TooLong { .. }
+        | ServiceError::ZeroDuration
+        | ServiceError::StartInPast { .. } => ControlError::bad_request(error.to_string()),
         ServiceError::Store(_) => ControlError::internal(error_chain(&error)),
     }
 }
@@ -159,6 +184,7 @@ fn hold_view(hold: &Hold) -> HoldView {
         owner_name: hold.owner.name.clone(),
         reason: hold.reason.clone(),
         created_at: hold.created_at,
+        starts_at: hold.starts_at,
         expires_at: hold.expires_at,
     }
 }

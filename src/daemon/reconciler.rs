@@ -2,9 +2,9 @@
 //! tells systemd meanwhile.
 //!
 //! A pass runs at start (finishing what a crash interrupted; `READY=1` follows it), then again
-//! at the next edge (a hold's expiry, a window's opening less the lead time), after a command
-//! changed the holds, and on a tick of at most [`TICK`] whatever else happens. Every wait is
-//! capped by the tick because tokio's timers run on the monotonic clock, which stops during a
+//! at the next edge (a hold's start or expiry, a window's opening less the lead time), after a
+//! command changed the holds, and on a tick of at most [`TICK`] whatever else happens. Every
+//! wait is capped by the tick because tokio's timers run on the monotonic clock, which stops during a
 //! suspend: a wall-clock edge is never more than one tick late. A pass compares how far the
 //! wall clock and the monotonic clock moved since the previous one; a difference over
 //! [`CLOCK_JUMP`] is logged (the pass itself is level-triggered, so nothing else is needed).
@@ -129,8 +129,8 @@ pub fn clock_jump(
     (apart.unsigned_abs() > CLOCK_JUMP).then_some(apart)
 }
 
-/// The wait before the next pass: [`TICK`], or less when a hold expires or a window opens
-/// sooner.
+/// The wait before the next pass: [`TICK`], or less when a hold starts or expires or a window
+/// opens sooner.
 async fn until_next_pass(service: &Service) -> Duration {
     let now = Timestamp::now();
     match service.next_edge(now).await {
@@ -144,7 +144,7 @@ async fn until_next_pass(service: &Service) -> Duration {
         }
         Ok(None) => TICK,
         Err(error) => {
-            warn!(error = %error, "could not read the next hold expiry");
+            warn!(error = %error, "could not read the next hold start or expiry");
             TICK
         }
     }

@@ -1,6 +1,6 @@
-//! What the daemon does, independent of how it is asked: manual pauses and resumes, status,
-//! history, and the periodic reconcile. The control socket's handler maps wire requests onto
-//! these methods; tests can call them directly.
+//! What the daemon does, independent of how it is asked: manual pauses, ad hoc windows
+//! (`pause at`) and resumes, status, history, and the periodic reconcile. The control socket's
+//! handler maps wire requests onto these methods; tests can call them directly.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,13 +32,18 @@ pub enum ServiceError {
     #[error("no org named `{name}` in the configuration; configured orgs: {known}")]
     UnknownOrg { name: String, known: String },
     #[error(
-        "a manual pause may last at most {max} (manual_pause_max); ask for less or raise the \
-         limit in the configuration"
+        "a manual or ad hoc pause may last at most {max} (daemon.manual_pause_max); ask for \
+         less or raise the limit in the configuration"
     )]
     TooLong { max: String },
     #[error("a pause must last longer than zero")]
     ZeroDuration,
-    #[error("no hold #{0} is in force; `pauseplay status` lists the holds")]
+    #[error(
+        "the start {start} is in the past (it is {now} now); give a time in the future, or use \
+         `pauseplay pause now` to pause at once"
+    )]
+    StartInPast { start: Timestamp, now: Timestamp },
+    #[error("no hold #{0} is in force or upcoming; `pauseplay status` lists the holds")]
     NoSuchHold(HoldId),
     #[error(
         "no occurrence of window `{name}` is in force on these orgs; `pauseplay status` lists          the holds and `pauseplay windows` when each window opens next"
@@ -77,12 +82,18 @@ pub struct OrgReport {
     pub result: Result<Outcome, EngineError>,
 }
 
-/// The result of `pause now`.
+/// The result of `pause now` and `pause at`.
 #[derive(Debug)]
 pub struct PauseReport {
     pub holds: Vec<Hold>,
+    /// The orgs converged, in the order of `holds`. Empty for a `pause at` whose holds are
+    /// not in force yet: the reconcile loop pauses them when they start.
     pub orgs: Vec<OrgReport>,
 }
+
+/// How far in the past the start of `pause at` may be and still be taken as "now": the time
+/// it takes to type the command and for it to reach the daemon.
+pub const START_GRACE: Duration = Duration::from_secs(5);
 
 /// The result of `resume`.
 #[derive(Debug)]
@@ -91,10 +102,12 @@ pub struct ResumeReport {
     pub orgs: Vec<OrgReport>,
 }
 
-/// Holds in force and each org's state.
+/// Holds in force, holds not in force yet, and each org's state.
 #[derive(Debug)]
 pub struct StatusReport {
     pub holds: Vec<Hold>,
+    /// Unreleased holds that come into force later (ad hoc windows), soonest first.
+    pub upcoming: Vec<Hold>,
     pub orgs: BTreeMap<String, OrgState>,
 }
 
@@ -223,6 +236,7 @@ impl Service {
                     reason: reason.clone(),
                     scope: HoldScope::default(),
                     created_at: now,
+                    starts_at: None,
                     expires_at,
                 })
                 .await?;
@@ -253,9 +267,109 @@ impl Service {
         })
     }
 
-    /// Releases what `release` names, then converges the orgs concerned. Ending a window's
-    /// occurrence early leaves its released hold row behind: that row is the override that
-    /// keeps the next pass from holding the same occurrence again.
+    /// An ad hoc window (`pauseplay pause at`): a hold on each named org (all by default) for
+    /// the window from `start` lasting `duration` (at most `manual_pause_max`). The hold comes
+    /// into force `lead_time` before `start` (but not before `now`), so the org is paused when
+    /// the window opens, and expires at `start + duration`. `start` may lie up to
+    /// [`START_GRACE`] in the past; it is then taken as now.
+    ///
+    /// History gets a `pause_at` entry per hold with the nominal start. The orgs are converged
+    /// only when the holds are already in force (the window opens within the lead time);
+    /// otherwise the reconcile loop pauses them when the holds start, and
+    /// [`PauseReport::orgs`] is empty.
+    #[allow(clippy::too_many_arguments)] // the same shape as `pause_now`, plus the start
+    pub async fn pause_at(
+        &self,
+        actor: &Actor,
+        orgs: &[String],
+        start: Timestamp,
+        duration: Duration,
+        reason: Option<String>,
+        now: Timestamp,
+        progress: ProgressFn,
+    ) -> Result<PauseReport, ServiceError> {
+        let orgs = self.select(orgs)?;
+        let daemon = &self.config.daemon;
+        if duration.is_zero() {
+            return Err(ServiceError::ZeroDuration);
+        }
+        if duration > daemon.manual_pause_max {
+            return Err(ServiceError::TooLong {
+                max: crate::config::duration::display(daemon.manual_pause_max),
+            });
+        }
+        let past = || ServiceError::StartInPast {
+            start,
+            // For people: the second is precise enough to see why.
+            now: now.round(jiff::Unit::Second).unwrap_or(now),
+        };
+        if start < before(now, START_GRACE) {
+            return Err(past());
+        }
+        let expires_at = after(start, duration);
+        let starts_at = before(start, daemon.lead_time).max(now);
+        // Stored at millisecond precision: a window that would be over before it started
+        // (a start in the grace and a duration of a moment) is as good as past.
+        if expires_at.as_millisecond() <= starts_at.as_millisecond() {
+            return Err(past());
+        }
+        let name = ad_hoc_name(start);
+        let mut holds = Vec::new();
+        for org in &orgs {
+            let hold = self
+                .store
+                .insert_hold(&NewHold {
+                    org: org.clone(),
+                    source: HoldSource::AdHoc { name: name.clone() },
+                    owner: actor.clone(),
+                    reason: reason.clone(),
+                    scope: HoldScope::default(),
+                    created_at: now,
+                    starts_at: Some(starts_at),
+                    expires_at,
+                })
+                .await?;
+            holds.push(hold);
+        }
+        self.holds_changed();
+        let in_force = holds.iter().all(|hold| hold.in_force_at(now));
+        let reports = if in_force {
+            self.converge_orgs(&orgs, now, progress, Until::DeploysDone)
+                .await
+        } else {
+            Vec::new()
+        };
+        for hold in &holds {
+            let mut detail = json!({
+                "name": name,
+                "start": start.to_string(),
+                "starts_pausing_at": hold.starts_at.unwrap_or(hold.created_at).to_string(),
+                "expires_at": hold.expires_at.to_string(),
+                "reason": hold.reason,
+            });
+            if let Some(report) = reports.iter().find(|report| report.org == hold.org) {
+                detail["outcome"] = outcome_json(&report.result);
+            }
+            self.record(
+                actor,
+                "pause_at",
+                Some(&hold.org),
+                Some(hold.id),
+                detail,
+                now,
+            )
+            .await?;
+        }
+        Ok(PauseReport {
+            holds,
+            orgs: reports,
+        })
+    }
+
+    /// Releases what `release` names, then converges the orgs concerned. Releasing an ad hoc
+    /// hold that has not started yet cancels it. Ending a window's occurrence early leaves its
+    /// released hold row behind: that row is the override that keeps the next pass from
+    /// holding the same occurrence again.
     pub async fn resume(
         &self,
         actor: &Actor,
@@ -350,20 +464,28 @@ impl Service {
         }
         Ok(StatusReport {
             holds: self.store.active_holds(now).await?,
+            upcoming: self.store.upcoming_holds(now).await?,
             orgs,
         })
     }
 
     /// The next moment a pass has something to do, if any: a hold in force expires (an
-    /// expired pause is restored at once rather than on the next tick).
+    /// expired pause is restored at once rather than on the next tick) or an upcoming hold
+    /// comes into force.
     pub async fn next_edge(&self, now: Timestamp) -> Result<Option<Timestamp>, ServiceError> {
-        Ok(self
+        let expiries = self
             .store
             .active_holds(now)
             .await?
-            .iter()
-            .map(|hold| hold.expires_at)
-            .min())
+            .into_iter()
+            .map(|hold| hold.expires_at);
+        let starts = self
+            .store
+            .upcoming_holds(now)
+            .await?
+            .into_iter()
+            .filter_map(|hold| hold.starts_at);
+        Ok(expiries.chain(starts).min())
     }
 
     /// One line for systemd's `STATUS=`: holds in force and, per org, what is paused or not
@@ -373,11 +495,15 @@ impl Service {
             Ok(status) => status,
             Err(error) => return format!("cannot read the state: {error}"),
         };
-        let mut parts = vec![match status.holds.len() {
+        let mut holds = match status.holds.len() {
             0 => "no holds".to_owned(),
             1 => "1 hold".to_owned(),
             n => format!("{n} holds"),
-        }];
+        };
+        if !status.upcoming.is_empty() {
+            holds.push_str(&format!(", {} upcoming", status.upcoming.len()));
+        }
+        let mut parts = vec![holds];
         for (org, state) in &status.orgs {
             let counts = state.counts;
             let mut line = format!("{org}: {} paused", counts.paused);
@@ -550,6 +676,23 @@ fn after(now: Timestamp, duration: Duration) -> Timestamp {
         .ok()
         .and_then(|duration| now.checked_add(duration).ok())
         .unwrap_or(Timestamp::MAX)
+}
+
+fn before(at: Timestamp, duration: Duration) -> Timestamp {
+    jiff::SignedDuration::try_from(duration)
+        .ok()
+        .and_then(|duration| at.checked_sub(duration).ok())
+        .unwrap_or(Timestamp::MIN)
+}
+
+/// The name of the ad hoc window starting at `start`: `at-2026-12-01T21:00Z` (UTC, with
+/// seconds only when the start has any), readable in `status` and `history`.
+pub fn ad_hoc_name(start: Timestamp) -> String {
+    if start.as_second() % 60 == 0 && start.subsec_nanosecond() == 0 {
+        format!("at-{}", start.strftime("%Y-%m-%dT%H:%MZ"))
+    } else {
+        format!("at-{}", start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    }
 }
 
 fn issues_json(issues: &[Issue]) -> serde_json::Value {

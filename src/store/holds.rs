@@ -13,6 +13,9 @@ pub const MISSED: &str = "missed";
 impl Store {
     /// Inserts a hold and returns it as stored (timestamps at millisecond precision).
     ///
+    /// A `starts_at` at or after `expires_at` is refused by the schema (a hold that never
+    /// comes into force is a bug in the caller).
+    ///
     /// A window hold for an (org, window, occurrence start) that already has a hold, released
     /// or not, is refused with [`StoreError::DuplicateWindowHold`]: an occurrence is held at
     /// most once, so one that ended or was ended early is never held again.
@@ -50,9 +53,9 @@ impl Store {
         let mut tx = self.begin_write("insert a hold").await?;
         let row: HoldRow = sqlx::query_as(concat!(
             "INSERT INTO holds (org, source, source_name, occurrence_start_ms, owner_uid, \
-             owner_name, reason, scope, created_at_ms, expires_at_ms, released_at_ms, \
-             released_by) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+             owner_name, reason, scope, created_at_ms, expires_at_ms, starts_at_ms, \
+             released_at_ms, released_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
             hold_columns!()
         ))
         .bind(&hold.org)
@@ -65,6 +68,7 @@ impl Store {
         .bind(scope)
         .bind(to_ms(hold.created_at))
         .bind(to_ms(hold.expires_at))
+        .bind(hold.starts_at.map(to_ms))
         .bind(released.map(|(_, at)| to_ms(at)))
         .bind(released.map(|(by, _)| by))
         .fetch_one(&mut *tx)
@@ -102,13 +106,16 @@ impl Store {
         row.map(|row| row.into_hold(&self.path)).transpose()
     }
 
-    /// The holds in force at `now`: not released and `expires_at > now` (a hold expiring
-    /// exactly at `now` is no longer in force). Ordered by id.
+    /// The holds in force at `now`: not released, started (`starts_at` unset or
+    /// `starts_at <= now`) and `expires_at > now` (a hold expiring exactly at `now` is no
+    /// longer in force; one starting exactly at `now` is). Ordered by id.
+    /// [`Hold::in_force_at`] is the same rule.
     pub async fn active_holds(&self, now: Timestamp) -> Result<Vec<Hold>, StoreError> {
         let rows: Vec<HoldRow> = sqlx::query_as(concat!(
             "SELECT ",
             hold_columns!(),
-            " FROM holds WHERE released_at_ms IS NULL AND expires_at_ms > ? ORDER BY id"
+            " FROM holds WHERE released_at_ms IS NULL AND expires_at_ms > ?1 \
+             AND (starts_at_ms IS NULL OR starts_at_ms <= ?1) ORDER BY id"
         ))
         .bind(to_ms(now))
         .fetch_all(&self.reader)
@@ -117,9 +124,29 @@ impl Store {
         holds_from_rows(&self.path, rows)
     }
 
+    /// The holds not yet in force at `now`: not released and `starts_at > now` (such a hold
+    /// has not expired either, since it starts before it expires). Ordered by start, then id.
+    /// [`Hold::is_upcoming_at`] is the same rule.
+    pub async fn upcoming_holds(&self, now: Timestamp) -> Result<Vec<Hold>, StoreError> {
+        let rows: Vec<HoldRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            hold_columns!(),
+            " FROM holds WHERE released_at_ms IS NULL AND starts_at_ms > ? \
+             ORDER BY starts_at_ms, id"
+        ))
+        .bind(to_ms(now))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| self.error("list the upcoming holds", e))?;
+        rows.into_iter()
+            .map(|row| row.into_hold(&self.path))
+            .collect()
+    }
+
     /// Releases one hold, recording `by.name` and `now`. `None` if there is no such hold or it
     /// was already released. A hold past its expiry that [`Store::expire_holds`] has not yet
-    /// marked is released like any other.
+    /// marked is released like any other, and so is one not yet in force (`starts_at` after
+    /// `now`): releasing it cancels it, and it never comes into force.
     pub async fn release_hold(
         &self,
         id: HoldId,
@@ -143,9 +170,11 @@ impl Store {
     }
 
     /// Releases every manual hold of `org` that is in force at `now` (what `pauseplay resume`
-    /// does by default). Window and ad hoc holds are left alone, and so are manual holds
-    /// already past their expiry: [`Store::expire_holds`] marks those as expired, which is what
-    /// happened to them. Returns the released holds by id.
+    /// does by default). Window and ad hoc holds are left alone (an upcoming ad hoc hold is
+    /// cancelled only by its id), and so are manual holds already past their expiry:
+    /// [`Store::expire_holds`] marks those as expired, which is what happened to them. Manual
+    /// holds have no `starts_at` (they are in force from creation); the condition is kept so
+    /// that this stays "in force" if one ever does. Returns the released holds by id.
     pub async fn release_manual_holds(
         &self,
         org: &str,
@@ -156,7 +185,8 @@ impl Store {
         let rows: Vec<HoldRow> = sqlx::query_as(concat!(
             "UPDATE holds SET released_at_ms = ?1, released_by = ?2 \
              WHERE org = ?3 AND source = 'manual' AND released_at_ms IS NULL \
-             AND expires_at_ms > ?1 RETURNING ",
+             AND expires_at_ms > ?1 AND (starts_at_ms IS NULL OR starts_at_ms <= ?1) \
+             RETURNING ",
             hold_columns!()
         ))
         .bind(to_ms(now))
@@ -170,7 +200,8 @@ impl Store {
     }
 
     /// Marks every unreleased hold with `expires_at <= now` as released at its expiry, by
-    /// `"expired"`, and returns them by id. Idempotent: a second call finds nothing.
+    /// `"expired"`, and returns them by id. Idempotent: a second call finds nothing. A hold
+    /// not yet in force is never among them: it starts before it expires (the schema checks).
     pub async fn expire_holds(&self, now: Timestamp) -> Result<Vec<Hold>, StoreError> {
         let mut tx = self.begin_write("expire holds").await?;
         let rows: Vec<HoldRow> = sqlx::query_as(concat!(

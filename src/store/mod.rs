@@ -4,7 +4,9 @@
 //!
 //! - **holds** ([`Hold`]): the reasons an org is paused (manual pauses, window occurrences, ad
 //!   hoc windows). Holds are a set of rows, never a counter: an org is paused while one of its
-//!   holds is unreleased and unexpired (promise 3 of `DESIGN.md`).
+//!   holds is in force, that is unreleased, started and unexpired (promise 3 of `DESIGN.md`).
+//!   A hold with a `starts_at` in the future (an ad hoc window stored ahead of time) is
+//!   *upcoming* until then ([`Store::upcoming_holds`]).
 //! - **the journal** ([`JournalEntry`]): one row per component, written *before* the remote
 //!   change, with the state found (restored at the end) and the state set (the compare-and-set
 //!   guard of the restore). [`Store::record_pausing`] never replaces a prior state that has

@@ -20,7 +20,7 @@ use crate::automation::Kind;
 macro_rules! hold_columns {
     () => {
         "id, org, source, source_name, occurrence_start_ms, owner_uid, owner_name, reason, \
-         scope, created_at_ms, expires_at_ms, released_at_ms, released_by"
+         scope, created_at_ms, expires_at_ms, released_at_ms, released_by, starts_at_ms"
     };
 }
 
@@ -114,6 +114,7 @@ pub(crate) struct HoldRow {
     expires_at_ms: i64,
     released_at_ms: Option<i64>,
     released_by: Option<String>,
+    starts_at_ms: Option<i64>,
 }
 
 impl HoldRow {
@@ -148,6 +149,10 @@ impl HoldRow {
             reason: self.reason,
             scope: scope_from_json(path, id, &self.scope)?,
             created_at: from_ms(path, "holds.created_at_ms", self.created_at_ms)?,
+            starts_at: self
+                .starts_at_ms
+                .map(|ms| from_ms(path, "holds.starts_at_ms", ms))
+                .transpose()?,
             expires_at: from_ms(path, "holds.expires_at_ms", self.expires_at_ms)?,
             released_at: self
                 .released_at_ms

@@ -80,6 +80,9 @@ pub struct NewHold {
     pub reason: Option<String>,
     pub scope: HoldScope,
     pub created_at: Timestamp,
+    /// When the hold comes into force; `None` means at once (from `created_at`). Must be
+    /// before `expires_at`.
+    pub starts_at: Option<Timestamp>,
     pub expires_at: Timestamp,
 }
 
@@ -93,10 +96,30 @@ pub struct Hold {
     pub reason: Option<String>,
     pub scope: HoldScope,
     pub created_at: Timestamp,
+    /// When the hold comes into force; `None` means from its creation. An ad hoc window
+    /// (`pauseplay pause at`) starts in the future, its lead time before the window opens.
+    pub starts_at: Option<Timestamp>,
     pub expires_at: Timestamp,
     pub released_at: Option<Timestamp>,
     /// The releasing actor's name, `"expired"` when the hold ran out.
     pub released_by: Option<String>,
+}
+
+impl Hold {
+    /// Whether the hold is in force at `now`: not released, started (`starts_at` unset or not
+    /// after `now`) and not expired (`expires_at` after `now`). The same rule as
+    /// [`Store::active_holds`](super::Store::active_holds).
+    pub fn in_force_at(&self, now: Timestamp) -> bool {
+        self.released_at.is_none()
+            && self.starts_at.is_none_or(|start| start <= now)
+            && self.expires_at > now
+    }
+
+    /// Whether the hold is unreleased and comes into force after `now`, as
+    /// [`Store::upcoming_holds`](super::Store::upcoming_holds) lists them.
+    pub fn is_upcoming_at(&self, now: Timestamp) -> bool {
+        self.released_at.is_none() && self.starts_at.is_some_and(|start| start > now)
+    }
 }
 
 /// Where a component is in its pause/restore cycle.
