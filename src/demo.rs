@@ -97,6 +97,8 @@ fn demo_config(sim: &SimHandle, dir: &Path) -> Config {
             log_format: LogFormat::Text,
         },
         orgs: BTreeMap::from([(DEMO_ORG.to_owned(), org)]),
+        windows: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

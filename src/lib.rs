@@ -12,6 +12,7 @@
 //! - [`automation`]: the five kinds of automation, their discovery queries and the
 //!   *will pause* / *skip* classification of every component.
 //! - [`plan`]: turns a discovery into the report that `pauseplay plan` prints.
+//! - [`schedule`]: maintenance windows as UTC occurrences (croner + jiff), with the DST policy.
 //! - [`engine`]: brings one org to the state its holds call for, through the journal.
 //! - [`daemon`]: the daemon's operations, its control-socket handler, its tasks and shutdown.
 //! - [`store`]: the state database (holds, the write-ahead journal, history) in SQLite. The
@@ -34,5 +35,6 @@ pub mod demo;
 pub mod engine;
 pub mod plan;
 pub mod salesforce;
+pub mod schedule;
 pub mod sim;
 pub mod store;

@@ -384,3 +384,46 @@ async fn pause_at_refuses_a_bad_time_a_past_time_and_a_long_window_and_stores_an
     assert_eq!(cli.sim.snapshot(), before, "nothing was paused");
     cli.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn check_config_lists_windows_and_prints_dst_warnings_with_exit_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("prod.secret");
+    fs::write(&secret, "top-secret-value\n").expect("write secret");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let config = dir.path().join("pauseplay.toml");
+    fs::write(
+        &config,
+        format!(
+            "[orgs.prod]\nurl = \"https://acme.my.salesforce.com\"\nclient_id = \"3MVG9\"\n\
+             client_secret_file = \"{}\"\n\n[[windows]]\nname = \"nightly\"\norgs = [\"prod\"]\n\
+             cron = \"30 2 * * *\"\nduration = \"1h\"\ntimezone = \"Europe/Berlin\"\n",
+            secret.display()
+        ),
+    )
+    .expect("write config");
+
+    let (code, stdout, stderr) = run_cli(args(&[
+        "--config",
+        config.to_str().expect("utf-8 path"),
+        "check-config",
+    ]))
+    .await;
+
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.contains("is valid: 1 org(s), 1 window(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "window nightly: cron \"30 2 * * *\" in Europe/Berlin for 1h, orgs prod; next "
+        ),
+        "{stdout}"
+    );
+    // Every twelve months hold one spring-forward and one fall-back change in Berlin.
+    assert!(stdout.contains("2 warning(s):"), "{stdout}");
+    assert!(stdout.contains("windows[0].cron"), "{stdout}");
+    assert!(stdout.contains("does not exist"), "{stdout}");
+    assert!(stdout.contains("happens twice"), "{stdout}");
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use pauseplay::automation::Kind;
 use pauseplay::config::{
     Config, ConfigErrors, ConfigProblem, DaemonConfig, LogFormat, ProblemSource, SecretSource,
-    TriggerTestLevel,
+    TriggerTestLevel, WindowWhen,
 };
 use pauseplay::salesforce::ApiVersion;
 use secrecy::ExposeSecret;
@@ -642,6 +642,8 @@ fn the_example_config_loads() {
     assert_eq!(config.daemon.socket_group.as_deref(), Some("pauseplay"));
     assert_eq!(config.orgs["prod"].client_secret.expose_secret(), SECRET);
     assert_eq!(config.orgs["prod"].exclude.len(), 2);
+    let names: Vec<&str> = config.windows.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["nightly-load", "q4-migration"]);
 }
 
 #[test]
@@ -706,7 +708,7 @@ fn every_bad_org_and_every_bad_field_is_reported() {
     let fixture = Fixture::new();
     let path = fixture.config(
         r#"
-windows = []
+window = []
 
 [daemon]
 log_format = "yaml"
@@ -740,8 +742,452 @@ include_managed = "yes"
             "orgs.uat.client_id",
             "orgs.uat.include_managed",
             "orgs.uat.objects",
-            "windows",
+            "window",
         ],
         "{errors}"
     );
+}
+
+// --- [[windows]] ------------------------------------------------------------------------------
+
+/// `PROD` plus a second org, for windows to name.
+fn two_orgs() -> String {
+    format!(
+        "{PROD}\n[orgs.uat]\nurl = \"https://acme--uat.sandbox.my.salesforce.com\"\n\
+         client_id = \"3MVG9-uat\"\nclient_secret_file = \"{{secret}}\"\n"
+    )
+}
+
+/// A moment with no DST change in the coming year's windows of these tests' fixed dates:
+/// warnings look a year ahead from here.
+fn loaded_at() -> jiff::Timestamp {
+    "2026-06-01T00:00:00Z".parse().expect("instant")
+}
+
+fn load_at(path: &Path) -> Config {
+    match Config::load_with_env_at(path, &env(&[]), loaded_at()) {
+        Ok(config) => config,
+        Err(errors) => panic!("expected the config to load, got:\n{errors}"),
+    }
+}
+
+fn window_problems(windows: &str) -> ConfigErrors {
+    let fixture = Fixture::new();
+    let path = fixture.config(&format!("{}{windows}", two_orgs()));
+    match Config::load_with_env_at(&path, &env(&[]), loaded_at()) {
+        Ok(config) => panic!("expected problems, got {:?}", config.windows),
+        Err(errors) => errors,
+    }
+}
+
+fn only_window_problem(windows: &str) -> ConfigProblem {
+    let errors = window_problems(windows);
+    assert_eq!(errors.problems.len(), 1, "expected one problem:\n{errors}");
+    errors.problems.into_iter().next().expect("one problem")
+}
+
+#[test]
+fn both_window_forms_load_into_typed_values() {
+    let fixture = Fixture::new();
+    let path = fixture.config(&format!(
+        r#"{}
+[[windows]]
+name = "nightly-load"
+orgs = ["prod"]
+cron = "0 1 * * 1-5"
+duration = "2h"
+timezone = "Europe/Berlin"
+objects = ["Account"]
+kinds = ["flow", "validation_rule"]
+
+[[windows]]
+name = "q4-migration"
+orgs = ["uat", "prod"]
+start = "2026-12-01T22:00:00+01:00"
+end = 2026-12-02T04:00:00+01:00
+
+[[windows]]
+name = "utc-by-default"
+orgs = ["uat"]
+cron = "*/30 3 * * 0"
+duration = "15m"
+"#,
+        two_orgs()
+    ));
+    let config = load_at(&path);
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    let [nightly, migration, utc] = &config.windows[..] else {
+        panic!("three windows expected: {:?}", config.windows);
+    };
+
+    assert_eq!(nightly.name, "nightly-load");
+    assert_eq!(nightly.orgs, ["prod"]);
+    assert_eq!(
+        nightly.kinds,
+        Some(BTreeSet::from([Kind::Flow, Kind::ValidationRule]))
+    );
+    assert_eq!(nightly.objects, Some(vec!["Account".to_owned()]));
+    let WindowWhen::Cron {
+        expression,
+        duration,
+        timezone,
+        zone_name,
+        ..
+    } = &nightly.when
+    else {
+        panic!("a cron window expected: {:?}", nightly.when);
+    };
+    assert_eq!(expression, "0 1 * * 1-5");
+    assert_eq!(*duration, Duration::from_secs(2 * 3600));
+    assert_eq!(zone_name, "Europe/Berlin");
+    assert_eq!(
+        *timezone,
+        jiff::tz::TimeZone::get("Europe/Berlin").expect("zone")
+    );
+
+    assert_eq!(migration.orgs, ["uat", "prod"]);
+    assert_eq!(migration.kinds, None);
+    assert_eq!(migration.objects, None);
+    // The end is an unquoted TOML datetime; both are the same instants.
+    assert_eq!(
+        migration.when,
+        WindowWhen::Once {
+            start: "2026-12-01T21:00:00Z".parse().expect("instant"),
+            end: "2026-12-02T03:00:00Z".parse().expect("instant"),
+        }
+    );
+
+    let WindowWhen::Cron { zone_name, .. } = &utc.when else {
+        panic!("a cron window expected: {:?}", utc.when);
+    };
+    assert_eq!(zone_name, "UTC");
+}
+
+#[test]
+fn a_config_without_windows_has_none() {
+    let fixture = Fixture::new();
+    let path = fixture.config(PROD);
+    let config = load(&path, &env(&[]));
+    assert!(config.windows.is_empty());
+    assert!(config.warnings.is_empty());
+}
+
+#[test]
+fn every_window_problem_is_reported_at_once_with_its_key() {
+    let errors = window_problems(
+        r#"
+[[windows]]
+name = "a"
+orgs = ["prod"]
+cron = "0 1 * *"
+duration = "0s"
+timezone = "Europe/Berln"
+
+[[windows]]
+name = "a"
+orgs = ["prdo"]
+start = "2026-12-02T04:00:00+01:00"
+end = "2026-12-01T22:00:00+01:00"
+cronn = "0 1 * * *"
+
+[[windows]]
+name = "both"
+orgs = ["prod"]
+cron = "0 1 * * *"
+duration = "1h"
+start = "2026-12-01T22:00:00+01:00"
+end = "2026-12-02T04:00:00+01:00"
+
+[[windows]]
+name = "neither"
+orgs = ["prod"]
+"#,
+    );
+    println!("{errors}");
+    let found: Vec<(&str, &str)> = errors
+        .problems
+        .iter()
+        .map(|p| (p.key.as_str(), p.message.as_str()))
+        .collect();
+    let keys: Vec<&str> = found.iter().map(|(key, _)| *key).collect();
+    assert_eq!(
+        keys,
+        [
+            "windows[0].cron",
+            "windows[0].duration",
+            "windows[0].timezone",
+            "windows[1].cronn",
+            "windows[1].end",
+            "windows[1].name",
+            "windows[1].orgs",
+            "windows[2]",
+            "windows[3]",
+        ],
+        "{errors}"
+    );
+    let message = |key: &str| {
+        found
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, message)| *message)
+            .unwrap_or_default()
+    };
+    assert!(message("windows[0].cron").contains("has 4 field(s)"));
+    assert!(message("windows[0].duration").contains("longer than zero"));
+    assert!(
+        message("windows[0].timezone").contains("did you mean `Europe/Berlin`?"),
+        "{errors}"
+    );
+    assert!(message("windows[1].cronn").contains("did you mean `cron`?"));
+    assert!(message("windows[1].end").contains("is not after start"));
+    assert!(message("windows[1].name").contains("windows[0] is also named `a`"));
+    assert!(message("windows[1].orgs").contains("unknown org `prdo`; did you mean `prod`?"));
+    assert!(message("windows[2]").contains("both cron"));
+    assert!(message("windows[3]").contains("no schedule"));
+    for problem in &errors.problems {
+        assert_eq!(problem.source, from_file(&errors.path), "{problem}");
+    }
+    let shown = errors.to_string();
+    assert!(
+        shown.contains(&format!(
+            "windows[0].cron (in {}): `0 1 * *` has 4 field(s)",
+            errors.path.display()
+        )),
+        "{shown}"
+    );
+}
+
+#[test]
+fn bad_cron_values_name_the_field() {
+    for (cron, expected) in [
+        ("0 25 * * *", "invalid hour field `25`"),
+        ("61 1 * * *", "invalid minute field `61`"),
+        ("0 1 * 13 *", "invalid month field `13`"),
+        ("0 1 * * 8", "invalid day-of-week field `8`"),
+        ("0 1 0 * *", "invalid day-of-month field `0`"),
+        ("0 1 * * 5#2", "croner extension"),
+        ("@daily", "nickname @daily"),
+        ("0 0 30 2 *", "never matches a real date"),
+        ("0 0 1 * * *", "has 6 field(s)"),
+    ] {
+        let problem = only_window_problem(&format!(
+            "[[windows]]\nname = \"w\"\norgs = [\"prod\"]\ncron = \"{cron}\"\nduration = \"1h\"\n"
+        ));
+        assert_eq!(problem.key, "windows[0].cron", "{cron}");
+        assert!(problem.message.contains(expected), "{cron}: {problem}");
+    }
+}
+
+#[test]
+fn window_schedule_keys_are_checked() {
+    let window = |body: &str| format!("[[windows]]\nname = \"w\"\norgs = [\"prod\"]\n{body}");
+    for (body, key, expected) in [
+        (
+            "cron = \"0 1 * * *\"\n",
+            "windows[0].duration",
+            "missing; a cron window needs a duration",
+        ),
+        (
+            "cron = \"0 1 * * *\"\nduration = \"169h\"\n",
+            "windows[0].duration",
+            "limit of 7 days",
+        ),
+        (
+            "cron = \"0 1 * * *\"\nduration = \"1d\"\n",
+            "windows[0].duration",
+            "not a duration",
+        ),
+        (
+            "cron = \"0 1 * * *\"\nduration = \"1h\"\ntimezone = \"Mars/Olympus\"\n",
+            "windows[0].timezone",
+            "unknown time zone `Mars/Olympus`; use an IANA name",
+        ),
+        (
+            "start = \"2026-12-01T22:00:00+01:00\"\n",
+            "windows[0].end",
+            "missing; a one-off window needs both start and end",
+        ),
+        (
+            "start = \"2026-12-01T22:00:00\"\nend = \"2026-12-02T04:00:00+01:00\"\n",
+            "windows[0].start",
+            "not an RFC 3339 time with an offset",
+        ),
+        (
+            "start = \"2026-12-01T22:00:00Z\"\nend = \"2026-12-01T22:00:00Z\"\n",
+            "windows[0].end",
+            "is not after start",
+        ),
+        (
+            "start = \"2026-12-01T00:00:00Z\"\nend = \"2026-12-09T00:00:00Z\"\n",
+            "windows[0].end",
+            "limit of 7 days",
+        ),
+        (
+            "start = \"2026-12-01T22:00:00Z\"\nend = \"2026-12-02T04:00:00Z\"\nduration = \"1h\"\n",
+            "windows[0].duration",
+            "a one-off window ends at `end`",
+        ),
+        (
+            "start = \"2026-12-01T22:00:00Z\"\nend = \"2026-12-02T04:00:00Z\"\ntimezone = \"UTC\"\n",
+            "windows[0].timezone",
+            "carry their own offsets",
+        ),
+    ] {
+        let problem = only_window_problem(&window(body));
+        assert_eq!(problem.key, key, "{body}");
+        assert!(problem.message.contains(expected), "{body}: {problem}");
+    }
+}
+
+#[test]
+fn window_names_orgs_and_scope_are_checked() {
+    let cron = "cron = \"0 1 * * *\"\nduration = \"1h\"\n";
+    for (window, key, expected) in [
+        (
+            format!("orgs = [\"prod\"]\n{cron}"),
+            "windows[0].name",
+            "missing; give the window a unique name",
+        ),
+        (
+            format!("name = \" \"\norgs = [\"prod\"]\n{cron}"),
+            "windows[0].name",
+            "must not be empty",
+        ),
+        (
+            format!("name = \"w\"\n{cron}"),
+            "windows[0].orgs",
+            "missing; list the orgs",
+        ),
+        (
+            format!("name = \"w\"\norgs = []\n{cron}"),
+            "windows[0].orgs",
+            "the list is empty",
+        ),
+        (
+            format!("name = \"w\"\norgs = [\"prod\", \"prod\"]\n{cron}"),
+            "windows[0].orgs",
+            "org `prod` is listed twice",
+        ),
+        (
+            format!("name = \"w\"\norgs = [\"staging\"]\n{cron}"),
+            "windows[0].orgs",
+            "unknown org `staging`; configured orgs: prod, uat",
+        ),
+        (
+            format!("name = \"w\"\norgs = [\"prod\"]\nkinds = [\"flows\"]\n{cron}"),
+            "windows[0].kinds",
+            "unknown automation kind `flows`",
+        ),
+        (
+            format!("name = \"w\"\norgs = [\"prod\"]\nobjects = []\n{cron}"),
+            "windows[0].objects",
+            "the list is empty",
+        ),
+    ] {
+        let problem = only_window_problem(&format!("[[windows]]\n{window}"));
+        assert_eq!(problem.key, key, "{window}");
+        assert!(problem.message.contains(expected), "{window}: {problem}");
+    }
+}
+
+#[test]
+fn windows_must_be_a_list_of_tables() {
+    let problem = only_window_problem("[windows]\nname = \"w\"\n");
+    assert_eq!(problem.key, "windows");
+    assert!(problem.message.contains("[[windows]]"), "{problem}");
+}
+
+#[test]
+fn a_window_naming_a_broken_org_is_not_blamed_for_it() {
+    let fixture = Fixture::new();
+    let path = fixture.config(&format!(
+        "{}\n[[windows]]\nname = \"w\"\norgs = [\"prod\"]\ncron = \"0 1 * * *\"\nduration = \"1h\"\n",
+        PROD.replace("https://acme.my.salesforce.com", "http://acme.my.salesforce.com")
+    ));
+    let problem = only_problem(&path, &env(&[]));
+    assert_eq!(problem.key, "orgs.prod.url");
+}
+
+#[test]
+fn windows_cannot_be_set_from_the_environment() {
+    let fixture = Fixture::new();
+    let path = fixture.config(&format!(
+        "{PROD}\n[[windows]]\nname = \"w\"\norgs = [\"prod\"]\ncron = \"0 1 * * *\"\nduration = \"1h\"\n"
+    ));
+    let problem = only_problem(&path, &env(&[("PAUSEPLAY__WINDOWS__0__CRON", "0 2 * * *")]));
+    assert_eq!(problem.key, "windows.0.cron");
+    assert_eq!(
+        problem.source,
+        ProblemSource::EnvVar("PAUSEPLAY__WINDOWS__0__CRON".to_owned())
+    );
+    assert!(problem.message.contains("config file"), "{problem}");
+}
+
+#[test]
+fn a_start_in_a_dst_gap_or_fold_is_a_warning_not_an_error() {
+    let fixture = Fixture::new();
+    let path = fixture.config(&format!(
+        "{PROD}\n[[windows]]\nname = \"w\"\norgs = [\"prod\"]\ncron = \"30 2 * * *\"\n\
+         duration = \"1h\"\ntimezone = \"Europe/Berlin\"\n"
+    ));
+    let config = match Config::load_with_env_at(
+        &path,
+        &env(&[]),
+        "2026-01-01T00:00:00Z".parse().expect("instant"),
+    ) {
+        Ok(config) => config,
+        Err(errors) => panic!("warnings must not stop loading:\n{errors}"),
+    };
+    assert_eq!(config.windows.len(), 1);
+    let warnings: Vec<(&str, &str)> = config
+        .warnings
+        .iter()
+        .map(|w| (w.key.as_str(), w.message.as_str()))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            (
+                "windows[0].cron",
+                "2026-03-29: 02:30 Europe/Berlin does not exist (clocks spring forward from \
+                 02:00 to 03:00); moved to 03:00 CEST (2026-03-29T01:00:00Z)"
+            ),
+            (
+                "windows[0].cron",
+                "2026-10-25: 02:30 Europe/Berlin happens twice (clocks fall back from 03:00 to \
+                 02:00); fires once, at 02:30 CEST (2026-10-25T00:30:00Z), the first pass"
+            ),
+        ]
+    );
+    assert_eq!(config.warnings[0].source, from_file(&path));
+
+    // Loaded now, whenever that is, the coming twelve months hold one change of each kind.
+    let config = load(&path, &env(&[]));
+    assert_eq!(config.warnings.len(), 2, "{:?}", config.warnings);
+}
+
+#[test]
+fn windows_that_cannot_pause_anything_are_warnings() {
+    let fixture = Fixture::new();
+    let path = fixture.config(&format!(
+        "{PROD}kinds = [\"flow\"]\nobjects = [\"Account\"]\n\
+         [[windows]]\nname = \"over\"\norgs = [\"prod\"]\n\
+         start = \"2026-01-01T00:00:00Z\"\nend = \"2026-01-01T01:00:00Z\"\n\
+         kinds = [\"trigger\"]\nobjects = [\"Contact\"]\n"
+    ));
+    let config = load_at(&path);
+    let keys: Vec<&str> = config.warnings.iter().map(|w| w.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["windows[0].end", "windows[0].kinds", "windows[0].objects"],
+        "{:?}",
+        config.warnings
+    );
+    assert!(
+        config.warnings[0]
+            .message
+            .contains("ended at 2026-01-01T01:00:00Z")
+    );
+    assert!(config.warnings[1].message.contains("only flow"));
+    assert!(config.warnings[2].message.contains("only Account"));
 }

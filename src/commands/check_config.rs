@@ -1,21 +1,53 @@
 //! `pauseplay check-config`: load and validate the configuration, touching nothing else.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{CommandError, load_config};
+use jiff::Timestamp;
 
-/// Validates the configuration and returns a one-paragraph summary for people.
+use super::{CommandError, load_config};
+use crate::config::Config;
+use crate::schedule;
+
+/// Validates the configuration and returns a summary for people: the orgs, the windows with
+/// their next start, and every warning. Warnings do not make the configuration invalid.
 pub fn check_config(path: &Path) -> Result<String, CommandError> {
     let config = load_config(path)?;
-    let orgs = config
-        .orgs
-        .values()
-        .map(|org| format!("  {} ({}, API {})", org.name, org.url, org.api_version))
-        .collect::<Vec<_>>()
-        .join("\n");
-    Ok(format!(
-        "{} is valid: {} org(s)\n{orgs}",
+    Ok(summary(&config, Timestamp::now()))
+}
+
+fn summary(config: &Config, now: Timestamp) -> String {
+    let mut out = format!(
+        "{} is valid: {} org(s), {} window(s)",
         config.path.display(),
-        config.orgs.len()
-    ))
+        config.orgs.len(),
+        config.windows.len()
+    );
+    for org in config.orgs.values() {
+        let _ = write!(
+            out,
+            "\n  {} ({}, API {})",
+            org.name, org.url, org.api_version
+        );
+    }
+    for window in &config.windows {
+        let next = match schedule::next(window, now, 1).first() {
+            Some(occurrence) => format!("next {}", occurrence.start),
+            None => "no start ahead".to_owned(),
+        };
+        let _ = write!(
+            out,
+            "\n  window {}: {}, orgs {}; {next}",
+            window.name,
+            window.when,
+            window.orgs.join(", ")
+        );
+    }
+    if !config.warnings.is_empty() {
+        let _ = write!(out, "\n{} warning(s):", config.warnings.len());
+        for warning in &config.warnings {
+            let _ = write!(out, "\n  - {warning}");
+        }
+    }
+    out
 }

@@ -25,6 +25,8 @@ mod raw;
 mod secret;
 mod validate;
 mod values;
+mod window;
+mod windows;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
@@ -42,6 +44,10 @@ pub use secret::SecretSource;
 pub use values::{
     ExcludePattern, InvalidExcludePattern, InvalidLogFormat, InvalidTriggerTestLevel, LogFormat,
     TriggerTestLevel,
+};
+pub use window::{
+    CronField, CronProblem, CronSchedule, InvalidCron, InvalidWindow, MAX_WINDOW_LENGTH,
+    WindowConfig, WindowWhen,
 };
 
 /// Where the configuration is read from unless `--config` or `PAUSEPLAY_CONFIG` says otherwise.
@@ -64,6 +70,12 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// Every configured org by name; never empty.
     pub orgs: BTreeMap<String, OrgConfig>,
+    /// The `[[windows]]` tables, in file order.
+    pub windows: Vec<WindowConfig>,
+    /// What is worth knowing but does not stop the configuration from loading (a window start
+    /// in a DST gap or fold within a year, a one-off window already over, ...), ordered by key.
+    /// `check-config` prints them.
+    pub warnings: Vec<ConfigProblem>,
 }
 
 /// `[daemon]`: how the daemon runs.
@@ -160,6 +172,16 @@ impl Config {
         path: &Path,
         env: &HashMap<String, String>,
     ) -> Result<Config, ConfigErrors> {
+        Self::load_with_env_at(path, env, jiff::Timestamp::now())
+    }
+
+    /// [`Config::load_with_env`] as if loaded at `now`, which is where the warnings about the
+    /// coming year's windows (DST gaps and folds, one-off windows already over) start.
+    pub fn load_with_env_at(
+        path: &Path,
+        env: &HashMap<String, String>,
+        now: jiff::Timestamp,
+    ) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(path)
             .map_err(|err| ConfigErrors::whole_file(path, unreadable(&err)))?;
         // Parsed once here only for the error: the `config` crate's parse error quotes the
@@ -175,7 +197,7 @@ impl Config {
                 ConfigErrors::whole_file(path, format!("cannot merge the configuration: {err}"))
             })?;
         let mut collector = raw::Collector::new(path, env);
-        let config = validate::build(&mut collector, path, merged.cache);
+        let config = validate::build(&mut collector, path, merged.cache, now);
         collector.finish(config)
     }
 }
@@ -211,6 +233,13 @@ pub fn socket_path(path: &Path) -> Result<PathBuf, ConfigErrors> {
 
 /// The environment layer.
 fn environment(env: &HashMap<String, String>) -> config::Environment {
+    // Variables aimed at `[[windows]]` are reported by the collector and kept from the crate,
+    // which would otherwise replace the file's list of windows with a table.
+    let overrides: HashMap<String, String> = env
+        .iter()
+        .filter(|(name, _)| !raw::env_key(name).is_some_and(|key| raw::is_windows_key(&key)))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
     config::Environment::with_prefix(ENV_PREFIX)
         // Set explicitly although "__" is what the crate falls back to when a separator is set:
         // the fallback is easy to miss and to "fix" to "_", and with "_" the CLI's own
@@ -222,7 +251,7 @@ fn environment(env: &HashMap<String, String>) -> config::Environment {
         // "true" a boolean. Every value from the environment stays a string and is converted
         // by the same code that converts the file's values.
         .try_parsing(false)
-        .source(Some(env.clone()))
+        .source(Some(overrides))
 }
 
 fn unreadable(err: &io::Error) -> String {

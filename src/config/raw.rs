@@ -24,9 +24,10 @@ use super::{ENV_PREFIX, ENV_SEPARATOR};
 pub(super) struct RawRoot {
     pub daemon: Option<Value>,
     pub orgs: Option<Value>,
+    pub windows: Option<Value>,
 }
 
-pub(super) const ROOT_KEYS: &[&str] = &["daemon", "orgs"];
+pub(super) const ROOT_KEYS: &[&str] = &["daemon", "orgs", "windows"];
 
 /// `[daemon]`.
 #[derive(Deserialize, Default)]
@@ -87,6 +88,24 @@ pub(super) const ORG_KEYS: &[&str] = &[
     "trigger_tests",
 ];
 
+/// One `[[windows]]` table.
+#[derive(Deserialize)]
+pub(super) struct RawWindow {
+    pub name: Option<Value>,
+    pub orgs: Option<Value>,
+    pub cron: Option<Value>,
+    pub duration: Option<Value>,
+    pub timezone: Option<Value>,
+    pub start: Option<Value>,
+    pub end: Option<Value>,
+    pub kinds: Option<Value>,
+    pub objects: Option<Value>,
+}
+
+pub(super) const WINDOW_KEYS: &[&str] = &[
+    "name", "orgs", "cron", "duration", "timezone", "start", "end", "kinds", "objects",
+];
+
 /// Collects problems while the configuration is converted, and knows where each key's value
 /// came from.
 pub(super) struct Collector<'a> {
@@ -95,6 +114,7 @@ pub(super) struct Collector<'a> {
     /// Key path (`orgs.prod.url`) to the environment variable that set it.
     env_keys: HashMap<String, String>,
     problems: Vec<ConfigProblem>,
+    warnings: Vec<ConfigProblem>,
 }
 
 impl<'a> Collector<'a> {
@@ -104,19 +124,24 @@ impl<'a> Collector<'a> {
             env,
             env_keys: HashMap::new(),
             problems: Vec::new(),
+            warnings: Vec::new(),
         };
-        // The same mapping the `config` crate applies (it lowercases the whole name, strips
-        // the prefix and turns each separator into a dot), so that a problem can name the
-        // variable a value came from.
-        let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}").to_lowercase();
         let mut names: Vec<&String> = env.keys().collect();
         names.sort();
         for name in names {
-            let lowered = name.to_lowercase();
-            let Some(rest) = lowered.strip_prefix(&prefix) else {
+            let Some(key) = env_key(name) else {
                 continue;
             };
-            let key = rest.replace(ENV_SEPARATOR, ".");
+            if is_windows_key(&key) {
+                collector.problems.push(ConfigProblem {
+                    key,
+                    source: ProblemSource::EnvVar(name.clone()),
+                    message: "windows cannot be set through the environment (they are a list \
+                              of [[windows]] tables); edit them in the config file"
+                        .to_owned(),
+                });
+                continue;
+            }
             if let Some(previous) = collector.env_keys.get(&key) {
                 // Which one the crate keeps depends on hash order; make the user choose.
                 let message = format!(
@@ -158,6 +183,22 @@ impl<'a> Collector<'a> {
             source: self.source_of(key),
             message: message.into(),
         });
+    }
+
+    /// Something worth knowing that does not stop the configuration from loading.
+    pub fn warning(&mut self, key: &str, message: impl Into<String>) {
+        self.warnings.push(ConfigProblem {
+            key: key.to_owned(),
+            source: self.source_of(key),
+            message: message.into(),
+        });
+    }
+
+    /// The warnings so far, ordered by key (stable, so one key's warnings keep their order).
+    pub fn take_warnings(&mut self) -> Vec<ConfigProblem> {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.sort_by(|a, b| a.key.cmp(&b.key));
+        warnings
     }
 
     /// The loaded value if nothing was wrong, else every problem, ordered by key.
@@ -347,6 +388,24 @@ impl<'a> Collector<'a> {
     }
 }
 
+/// The key an environment variable sets, e.g. `orgs.prod.url` for
+/// `PAUSEPLAY__ORGS__PROD__URL`: the same mapping the `config` crate applies (it lowercases the
+/// whole name, strips the prefix and turns each separator into a dot), so that a problem can
+/// name the variable a value came from. `None` for variables that are not configuration.
+pub(super) fn env_key(name: &str) -> Option<String> {
+    let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}").to_lowercase();
+    let lowered = name.to_lowercase();
+    let rest = lowered.strip_prefix(&prefix)?;
+    Some(rest.replace(ENV_SEPARATOR, "."))
+}
+
+/// Whether an environment variable's key reaches into `[[windows]]`. The `config` crate would
+/// read `PAUSEPLAY__WINDOWS__0__CRON` as a table key `0`, not as the first window, and replace
+/// the file's list; such variables are refused and kept away from the crate.
+pub(super) fn is_windows_key(key: &str) -> bool {
+    key == "windows" || key.starts_with("windows.")
+}
+
 /// `orgs.prod` + `url` = `orgs.prod.url`.
 pub(super) fn join_key(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
@@ -446,7 +505,9 @@ mod tests {
         assert_eq!(suggest("Client_ID", ORG_KEYS), Some("client_id"));
         assert_eq!(suggest("lead_tme", DAEMON_KEYS), Some("lead_time"));
         assert_eq!(suggest("deamon", ROOT_KEYS), Some("daemon"));
-        assert_eq!(suggest("windows", ROOT_KEYS), None);
+        assert_eq!(suggest("window", ROOT_KEYS), Some("windows"));
+        assert_eq!(suggest("crom", WINDOW_KEYS), Some("cron"));
+        assert_eq!(suggest("timzone", WINDOW_KEYS), Some("timezone"));
         assert_eq!(suggest("uid", ORG_KEYS), None);
     }
 
@@ -474,6 +535,8 @@ mod tests {
         let _: Option<RawDaemon> = collector.section("daemon", table_of(DAEMON_KEYS), DAEMON_KEYS);
         let _: Option<RawOrg> = collector.section("orgs.x", table_of(ORG_KEYS), ORG_KEYS);
         let _: Option<RawRoot> = collector.section("", table_of(ROOT_KEYS), ROOT_KEYS);
+        let _: Option<RawWindow> =
+            collector.section("windows[0]", table_of(WINDOW_KEYS), WINDOW_KEYS);
         assert!(collector.problems.is_empty(), "{:?}", collector.problems);
 
         let _: Option<RawOrg> = collector.section("orgs.x", table_of(&["clinet_id"]), ORG_KEYS);

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use config::{Value, ValueKind};
+use jiff::Timestamp;
 use url::{Host, Url};
 
 use super::raw::{
     Collector, DAEMON_KEYS, ORG_KEYS, ROOT_KEYS, RawDaemon, RawOrg, RawRoot, join_key,
 };
 use super::secret::{self, SecretKeys};
-use super::{Config, DaemonConfig, LogFormat, OrgConfig, TriggerTestLevel, duration};
+use super::{Config, DaemonConfig, LogFormat, OrgConfig, TriggerTestLevel, duration, windows};
 use crate::automation::Kind;
 use crate::salesforce::ApiVersion;
 
@@ -25,15 +26,35 @@ const MAX_SOCKET_PATH: usize = 107;
 /// Hosts that serve the generic login page rather than one org.
 const GENERIC_LOGIN_HOSTS: &[&str] = &["login.salesforce.com", "test.salesforce.com"];
 
-pub(super) fn build(c: &mut Collector<'_>, path: &Path, root: Value) -> Option<Config> {
+/// The whole configuration; `now` is where warnings about the coming year's windows start.
+pub(super) fn build(
+    c: &mut Collector<'_>,
+    path: &Path,
+    root: Value,
+    now: Timestamp,
+) -> Option<Config> {
     let raw: RawRoot = c.section("", root, ROOT_KEYS)?;
     let daemon = daemon(c, raw.daemon);
+    let org_names = table_keys(raw.orgs.as_ref());
     let orgs = orgs(c, raw.orgs);
+    let windows = windows::build(c, raw.windows, &org_names);
+    let (orgs, windows) = (orgs?, windows?);
+    windows::warn(c, &windows, &orgs, now);
     Some(Config {
         path: path.to_owned(),
         daemon: daemon?,
-        orgs: orgs?,
+        orgs,
+        windows,
+        warnings: c.take_warnings(),
     })
+}
+
+/// The keys of a table value (none if it is not a table).
+fn table_keys(value: Option<&Value>) -> BTreeSet<String> {
+    match value.map(|value| &value.kind) {
+        Some(ValueKind::Table(table)) => table.keys().cloned().collect(),
+        _ => BTreeSet::new(),
+    }
 }
 
 fn daemon(c: &mut Collector<'_>, value: Option<Value>) -> Option<DaemonConfig> {
@@ -342,7 +363,12 @@ fn org(c: &mut Collector<'_>, name: &str, value: Value) -> Option<OrgConfig> {
     })
 }
 
-fn non_empty<T>(c: &mut Collector<'_>, key: &str, items: Vec<T>, hint: &str) -> Option<Vec<T>> {
+pub(super) fn non_empty<T>(
+    c: &mut Collector<'_>,
+    key: &str,
+    items: Vec<T>,
+    hint: &str,
+) -> Option<Vec<T>> {
     if items.is_empty() {
         c.problem(key, format!("the list is empty; {hint}"));
         return None;
