@@ -83,6 +83,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The next occurrences of each configured window, in its time zone and in UTC, and what
+    /// each pauses. Reads the configuration only.
+    Windows {
+        /// How many occurrences per window.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        next: usize,
+        /// Print stable, versioned JSON (see docs/json.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the client-credentials flow against one org and show the org, the run-as user and
     /// the API usage.
     AuthTest {
@@ -226,6 +236,9 @@ async fn run(cli: Cli, daemon_config: Option<Config>) -> Result<String, CommandE
         Command::Status { json } => commands::status(&target, json).await,
         Command::History { org, limit, json } => commands::history(&target, org, limit, json).await,
         Command::Plan { orgs, json } => commands::plan(&cli.config, &orgs, json).await,
+        Command::Windows { next, json } => {
+            commands::windows(&cli.config, next, json, jiff::Timestamp::now())
+        }
         Command::AuthTest { org } => commands::auth_test(&cli.config, &org).await,
         Command::CheckConfig => commands::check_config(&cli.config),
         Command::Demo => Ok(pauseplay::demo::run().await?),

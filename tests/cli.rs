@@ -427,3 +427,73 @@ async fn check_config_lists_windows_and_prints_dst_warnings_with_exit_0() {
     assert!(stdout.contains("does not exist"), "{stdout}");
     assert!(stdout.contains("happens twice"), "{stdout}");
 }
+
+#[tokio::test]
+async fn windows_lists_the_next_occurrences_in_the_windows_zone_and_in_utc() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("prod.secret");
+    fs::write(&secret, "top-secret-value\n").expect("write secret");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let config = dir.path().join("pauseplay.toml");
+    fs::write(
+        &config,
+        format!(
+            "[orgs.prod]\nurl = \"https://acme.my.salesforce.com\"\nclient_id = \"id\"\n\
+             client_secret_file = \"{}\"\n\n[[windows]]\nname = \"nightly\"\norgs = [\"prod\"]\n\
+             cron = \"30 1 * * *\"\nduration = \"2h\"\ntimezone = \"America/New_York\"\n\
+             kinds = [\"flow\"]\n\n[[windows]]\nname = \"migration\"\norgs = [\"prod\"]\n\
+             start = \"2099-12-01T22:00:00+01:00\"\nend = \"2099-12-02T04:00:00+01:00\"\n",
+            secret.display()
+        ),
+    )
+    .expect("write config");
+    let path = config.display().to_string();
+
+    let (code, stdout, stderr) =
+        run_cli(args(&["--config", &path, "windows", "--next", "3"])).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(
+            "nightly (cron `30 1 * * *` in America/New_York, 2h; pauses orgs prod; kinds flow)"
+        ),
+        "{stdout}"
+    );
+    let nightly: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("nightly"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .collect();
+    assert_eq!(nightly.len(), 3, "{stdout}");
+    for line in &nightly {
+        // 01:30 in New York is 05:30 or 06:30 UTC, depending on DST.
+        assert!(line.contains(" 01:30 E"), "{line}");
+        assert!(line.contains(" 03:30 E"), "{line}");
+        assert!(
+            line.contains(" 05:30 -> ") || line.contains(" 06:30 -> "),
+            "{line}"
+        );
+        assert!(line.ends_with(" UTC"), "{line}");
+    }
+    assert!(
+        stdout.contains("2099-12-01 21:00 -> 2099-12-02 03:00 UTC"),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = run_cli(args(&[
+        "--config", &path, "windows", "--next", "1", "--json",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["windows"][0]["timezone"], "America/New_York");
+    assert_eq!(
+        json["windows"][1]["occurrences"][0]["start"],
+        "2099-12-01T21:00:00Z"
+    );
+    assert_eq!(
+        json["windows"][1]["occurrences"][0]["end"],
+        "2099-12-02T03:00:00Z"
+    );
+}

@@ -8,6 +8,7 @@ mod plan;
 pub(crate) mod remote;
 mod sim;
 mod start_time;
+mod windows;
 
 pub use auth_test::auth_test;
 pub use check_config::check_config;
@@ -15,6 +16,7 @@ pub use daemon::daemon;
 pub use plan::plan;
 pub use remote::{REMOTE_JSON_VERSION, Target, history, pause_at, pause_now, resume, status};
 pub use sim::{DEFAULT_SIM_ADDR, sim};
+pub use windows::{WINDOWS_JSON_VERSION, windows};
 
 use std::path::Path;
 use std::time::Duration;

@@ -12,6 +12,7 @@ pub mod handler;
 pub mod reconciler;
 pub mod service;
 pub mod status;
+pub mod windows;
 
 use std::sync::Arc;
 use std::time::Duration;

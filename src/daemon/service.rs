@@ -9,12 +9,13 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::json;
 use tokio::task::JoinSet;
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::automation::Scope;
 use crate::commands::client_settings;
-use crate::config::Config;
+use crate::config::{Config, WindowConfig};
 use crate::daemon::status::{OrgState, org_state};
+use crate::daemon::windows::{self, Decision};
 use crate::engine::{EngineError, Issue, OrgEngine, Outcome, Progress};
 use crate::salesforce::OrgClient;
 use crate::store::{
@@ -470,8 +471,8 @@ impl Service {
     }
 
     /// The next moment a pass has something to do, if any: a hold in force expires (an
-    /// expired pause is restored at once rather than on the next tick) or an upcoming hold
-    /// comes into force.
+    /// expired pause is restored at once rather than on the next tick), an upcoming hold
+    /// comes into force, or a window is due to be held (its opening less `lead_time`).
     pub async fn next_edge(&self, now: Timestamp) -> Result<Option<Timestamp>, ServiceError> {
         let expiries = self
             .store
@@ -485,7 +486,13 @@ impl Service {
             .await?
             .into_iter()
             .filter_map(|hold| hold.starts_at);
-        Ok(expiries.chain(starts).min())
+        let lead_time = self.config.daemon.lead_time;
+        let openings = self
+            .config
+            .windows
+            .iter()
+            .filter_map(|window| windows::next_edge(window, now, lead_time));
+        Ok(expiries.chain(starts).chain(openings).min())
     }
 
     /// One line for systemd's `STATUS=`: holds in force and, per org, what is paused or not
@@ -533,9 +540,11 @@ impl Service {
         Ok(self.store.history(org, limit).await?)
     }
 
-    /// The periodic work: expire holds whose time is up (recorded in history), then converge
-    /// every org. Failures are logged and recorded; the next reconcile tries again.
+    /// The periodic work: hold the window occurrences that are due (recording missed ones),
+    /// expire holds whose time is up (recorded in history), then converge every org.
+    /// Failures are logged and recorded; the next reconcile tries again.
     pub async fn reconcile(&self, now: Timestamp, progress: ProgressFn) -> Vec<OrgReport> {
+        self.apply_windows(now).await;
         match self.store.expire_holds(now).await {
             Ok(expired) => {
                 for hold in expired {
@@ -591,6 +600,99 @@ impl Service {
             }
         }
         reports
+    }
+
+    /// Holds the window occurrences that are due and records the missed ones (see
+    /// [`windows`]). A failure is logged; the next pass tries again.
+    async fn apply_windows(&self, now: Timestamp) {
+        let daemon = &self.config.daemon;
+        for window in &self.config.windows {
+            for decision in windows::due(window, now, daemon.lead_time, daemon.min_remaining) {
+                for org in &window.orgs {
+                    if let Err(error) = self.apply_occurrence(window, org, &decision, now).await {
+                        warn!(window = %window.name, org = %org, error = %error, "could not record a window occurrence; trying again on the next pass");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn apply_occurrence(
+        &self,
+        window: &WindowConfig,
+        org: &str,
+        decision: &Decision,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (occurrence, missed) = match decision {
+            Decision::Hold(occurrence) => (occurrence, false),
+            Decision::Missed(occurrence) => (occurrence, true),
+        };
+        let hold = NewHold {
+            org: org.to_owned(),
+            source: HoldSource::Window {
+                name: window.name.clone(),
+                occurrence_start: occurrence.start,
+            },
+            owner: Actor {
+                uid: None,
+                name: window.name.clone(),
+            },
+            reason: Some(format!(
+                "window `{}` from {} to {}",
+                window.name, occurrence.start, occurrence.end
+            )),
+            scope: HoldScope {
+                kinds: window.kinds.clone(),
+                objects: window
+                    .objects
+                    .as_ref()
+                    .map(|objects| objects.iter().cloned().collect()),
+            },
+            created_at: now,
+            // Inserted when it is due (its opening less the lead time): in force at once.
+            starts_at: None,
+            expires_at: occurrence.end,
+        };
+        let inserted = if missed {
+            self.store.insert_missed_occurrence(&hold, now).await
+        } else {
+            self.store.insert_hold(&hold).await
+        };
+        let stored = match inserted {
+            Ok(stored) => stored,
+            // Decided by an earlier pass (held, ended early, or missed): never again.
+            Err(StoreError::DuplicateWindowHold { .. }) => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        let detail = json!({
+            "window": window.name,
+            "occurrence_start": occurrence.start.to_string(),
+            "occurrence_end": occurrence.end.to_string(),
+        });
+        if missed {
+            warn!(window = %window.name, org = %org, start = %occurrence.start, end = %occurrence.end, "a window was found open with less than min_remaining left; recorded as missed, not paused");
+            self.record(
+                &Actor::daemon(),
+                "window_missed",
+                Some(org),
+                Some(stored.id),
+                detail,
+                now,
+            )
+            .await
+        } else {
+            info!(window = %window.name, org = %org, start = %occurrence.start, end = %occurrence.end, "window occurrence held");
+            self.record(
+                &Actor::daemon(),
+                "window_held",
+                Some(org),
+                Some(stored.id),
+                detail,
+                now,
+            )
+            .await
+        }
     }
 
     /// Records the org's current converge error; true when it is new or different.
