@@ -153,6 +153,8 @@ fn expected(request: &Request) -> ResultBody {
         Request::Status {} => ResultBody::Status(StatusView {
             holds: vec![hold(1, "prod"), hold(2, "uat")],
             upcoming: vec![upcoming_hold(3, "prod")],
+            windows: Vec::new(),
+            missed: Vec::new(),
             orgs: vec![OrgStatusView {
                 org: "prod".into(),
                 paused: 7,

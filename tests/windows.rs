@@ -145,6 +145,17 @@ async fn a_window_is_paused_its_lead_time_before_it_opens_and_restored_when_it_c
     let before = daemon.state();
 
     assert_eq!(daemon.pass(at(0)).await, 0, "not yet");
+    let status = daemon.service.status(at(0)).await.expect("status");
+    let next: Vec<(&str, Timestamp, Timestamp)> = status
+        .windows
+        .iter()
+        .map(|(occurrence, _)| (occurrence.window.as_str(), occurrence.start, occurrence.end))
+        .collect();
+    assert_eq!(
+        next,
+        [("load", at(10), at(70))],
+        "status shows the next window"
+    );
     assert_eq!(daemon.pass(at(7)).await, 0, "more than the lead time ahead");
     assert_eq!(daemon.pass(at(8)).await, PAUSED, "2 min before it opens");
     assert_eq!(daemon.holding(at(8)).await, ["load"]);
@@ -268,6 +279,8 @@ async fn a_window_found_open_is_paused_only_if_min_remaining_is_left() {
         .await
         .expect("missed");
     assert_eq!(missed.len(), 1, "{missed:?}");
+    let status = daemon.service.status(at(58)).await.expect("status");
+    assert_eq!(status.missed.len(), 1, "status shows the missed window");
     let history = daemon.service.history(None, 10).await.expect("history");
     assert!(
         history.iter().any(|entry| entry.action == "window_missed"),

@@ -173,6 +173,8 @@ pub async fn status(target: &Target, as_json: bool) -> Result<String, CommandErr
         ResultBody::Status(status) if as_json => Ok(versioned(json!({
             "holds": status.holds,
             "upcoming": status.upcoming,
+            "windows": status.windows,
+            "missed": status.missed,
             "orgs": status.orgs,
         }))),
         ResultBody::Status(status) => Ok(status_text(&status)),
@@ -380,6 +382,25 @@ pub(crate) fn status_text(status: &StatusView) -> String {
             hold.expires_at,
             hold.owner_name,
             reason_suffix(hold)
+        );
+    }
+    for window in &status.windows {
+        let _ = writeln!(
+            out,
+            "window `{}` on {}: {} -> {} UTC",
+            window.name,
+            window.orgs.join(", "),
+            window.start.strftime("%Y-%m-%d %H:%M"),
+            window.end.strftime("%Y-%m-%d %H:%M"),
+        );
+    }
+    for hold in &status.missed {
+        let _ = writeln!(
+            out,
+            "missed: window `{}` on org `{}` ({}): found open too late, not paused",
+            hold.window.as_deref().unwrap_or("?"),
+            hold.org,
+            hold.reason.as_deref().unwrap_or("")
         );
     }
     for org in &status.orgs {

@@ -346,7 +346,25 @@ pub struct StatusView {
     /// when read from a daemon older than `pause at`.
     #[serde(default)]
     pub upcoming: Vec<HoldView>,
+    /// Each configured window's occurrence open now, or else its next one, soonest first.
+    #[serde(default)]
+    pub windows: Vec<WindowView>,
+    /// Window occurrences the daemon found open with less than `min_remaining` left in the
+    /// last 24 hours: recorded, not paused.
+    #[serde(default)]
+    pub missed: Vec<HoldView>,
     pub orgs: Vec<OrgStatusView>,
+}
+
+/// One occurrence of a scheduled window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowView {
+    pub name: String,
+    pub orgs: Vec<String>,
+    /// RFC 3339, UTC.
+    pub start: Timestamp,
+    /// RFC 3339, UTC.
+    pub end: Timestamp,
 }
 
 /// One org: component counts by state, the trigger deploys under way, and the components that
@@ -670,6 +688,13 @@ mod tests {
         let result = ReplyLine::new(Reply::Result(ResultBody::Status(StatusView {
             holds: vec![hold()],
             upcoming: vec![],
+            windows: vec![WindowView {
+                name: "nightly-load".into(),
+                orgs: vec!["prod".into()],
+                start: "2026-05-02T00:00:00Z".parse().unwrap(),
+                end: "2026-05-02T02:00:00Z".parse().unwrap(),
+            }],
+            missed: vec![],
             orgs: vec![],
         })));
         assert_eq!(
@@ -678,7 +703,10 @@ mod tests {
                 "id":3,"org":"prod","source":"manual","window":null,"owner_uid":1000,
                 "owner_name":"alice","reason":"INC-4711",
                 "created_at":"2026-05-01T01:00:00Z","expires_at":"2026-05-01T01:30:00Z"}],
-                "upcoming":[],"orgs":[]}})
+                "upcoming":[],
+                "windows":[{"name":"nightly-load","orgs":["prod"],
+                    "start":"2026-05-02T00:00:00Z","end":"2026-05-02T02:00:00Z"}],
+                "missed":[],"orgs":[]}})
         );
         let error = ReplyLine::new(Reply::Error(ErrorBody {
             code: ErrorCode::NotFound,
@@ -761,6 +789,8 @@ mod tests {
         let status = StatusView {
             holds: vec![hold()],
             upcoming: vec![ad_hoc_hold()],
+            windows: vec![],
+            missed: vec![],
             orgs: vec![],
         };
         let value = serde_json::to_value(&status).unwrap();
@@ -777,6 +807,7 @@ mod tests {
         .unwrap();
         assert_eq!(older.holds, vec![hold()]);
         assert!(older.upcoming.is_empty());
+        assert!(older.windows.is_empty() && older.missed.is_empty());
     }
 
     #[test]

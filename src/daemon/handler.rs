@@ -10,7 +10,7 @@ use super::service::{OrgReport, ProgressFn, Release, Service, ServiceError, erro
 use super::status::{DeployInFlight, OrgState};
 use crate::control::protocol::{
     self, ComponentIssue, DeployView, Event, HistoryView, HoldView, OrgOutcome, OrgStatusView,
-    Request, ResultBody, StatusView,
+    Request, ResultBody, StatusView, WindowView,
 };
 use crate::control::{ControlError, EventSink, Handler, HandlerFuture, Peer};
 use crate::engine::{Issue, Phase, Progress};
@@ -115,6 +115,17 @@ impl DaemonHandler {
                 Ok(ResultBody::Status(StatusView {
                     holds: status.holds.iter().map(hold_view).collect(),
                     upcoming: status.upcoming.iter().map(hold_view).collect(),
+                    windows: status
+                        .windows
+                        .iter()
+                        .map(|(occurrence, orgs)| WindowView {
+                            name: occurrence.window.clone(),
+                            orgs: orgs.clone(),
+                            start: occurrence.start,
+                            end: occurrence.end,
+                        })
+                        .collect(),
+                    missed: status.missed.iter().map(hold_view).collect(),
                     orgs,
                 }))
             }

@@ -106,11 +106,15 @@ pub async fn run(service: Arc<Service>, shutdown: CancellationToken) {
             ]);
         }
 
-        let wait = until_next_pass(&service).await.min(ping_every);
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(wait) => {}
-            () = service.changed() => {}
+        loop {
+            let wait = until_next_pass(&service).await.min(ping_every);
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(wait) => break,
+                // The command converged its orgs itself; a pass now would race it (and take
+                // the work its reply reports). Only the next edge may have moved.
+                () = service.changed() => notify(&[sd_notify::NotifyState::Watchdog]),
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -18,6 +18,7 @@ use crate::daemon::status::{OrgState, org_state};
 use crate::daemon::windows::{self, Decision};
 use crate::engine::{EngineError, Issue, OrgEngine, Outcome, Progress};
 use crate::salesforce::OrgClient;
+use crate::schedule::{self, Occurrence};
 use crate::store::{
     Actor, HistoryEntry, Hold, HoldId, HoldScope, HoldSource, NewHistory, NewHold, Store,
     StoreError,
@@ -109,8 +110,15 @@ pub struct StatusReport {
     pub holds: Vec<Hold>,
     /// Unreleased holds that come into force later (ad hoc windows), soonest first.
     pub upcoming: Vec<Hold>,
+    /// Each configured window's occurrence open now, or else its next one, soonest first.
+    pub windows: Vec<(Occurrence, Vec<String>)>,
+    /// Window occurrences recorded as missed in the last [`MISSED_SHOWN_FOR`].
+    pub missed: Vec<Hold>,
     pub orgs: BTreeMap<String, OrgState>,
 }
+
+/// How far back `status` lists missed window occurrences.
+pub const MISSED_SHOWN_FOR: SignedDuration = SignedDuration::from_hours(24);
 
 /// The daemon's operations over its orgs.
 #[derive(Debug)]
@@ -463,9 +471,25 @@ impl Service {
                 org_state(&journal, engine.watched_deploy(), error),
             );
         }
+        let mut windows: Vec<(Occurrence, Vec<String>)> = self
+            .config
+            .windows
+            .iter()
+            .filter_map(|window| {
+                schedule::active_at(window, now)
+                    .into_iter()
+                    .chain(schedule::next(window, now, 1))
+                    .next()
+                    .map(|occurrence| (occurrence, window.orgs.clone()))
+            })
+            .collect();
+        windows.sort_by_key(|(occurrence, _)| occurrence.start);
+        let since = now.saturating_sub(MISSED_SHOWN_FOR).unwrap_or(now);
         Ok(StatusReport {
             holds: self.store.active_holds(now).await?,
             upcoming: self.store.upcoming_holds(now).await?,
+            windows,
+            missed: self.store.missed_occurrences(since).await?,
             orgs,
         })
     }
