@@ -639,7 +639,7 @@ fn the_example_config_loads() {
     .expect("write example");
 
     let config = load(&path, &env(&[]));
-    assert_eq!(config.daemon.socket_group.as_deref(), Some("pauseplay"));
+    assert_eq!(config.daemon.socket_group.as_deref(), Some("pauseplay-ops"));
     assert_eq!(config.orgs["prod"].client_secret.expose_secret(), SECRET);
     assert_eq!(config.orgs["prod"].exclude.len(), 2);
     let names: Vec<&str> = config.windows.iter().map(|w| w.name.as_str()).collect();
