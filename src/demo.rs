@@ -1,9 +1,11 @@
 //! `pauseplay demo`: the whole job on this machine with no Salesforce account.
 //!
 //! It starts the built-in simulated org and the real daemon in-process (its own state
-//! directory and control socket in a private temporary directory), shows the plan, then acts
-//! as the operator through the control socket: a manual pause, `status`, and a resume. It
-//! returns an error unless every component ended exactly where it started.
+//! directory and control socket in a private temporary directory), shows the plan, then lets a
+//! real maintenance window open a few seconds later and close a few seconds after that, with
+//! no command issued, and checks the org is exactly as before. Then it acts as the operator
+//! through the control socket: a manual pause, `status`, and a resume. It returns an error
+//! unless every component ended exactly where it started, both times.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -12,18 +14,23 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
+use jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::automation::{Kind, Scope, discover};
 use crate::commands::client_settings;
 use crate::commands::remote::{pause_text, resume_text, status_text};
-use crate::config::{Config, DaemonConfig, LogFormat, OrgConfig, SecretSource, TriggerTestLevel};
+use crate::commands::windows::windows_text;
+use crate::config::{
+    Config, DaemonConfig, LogFormat, OrgConfig, SecretSource, TriggerTestLevel, WindowConfig,
+    WindowWhen,
+};
 use crate::control::ControlClient;
-use crate::control::protocol::{Event, OrgOutcome, Request, ResultBody};
+use crate::control::protocol::{Event, OrgOutcome, Request, ResultBody, StatusView};
 use crate::engine::production_test_level;
 use crate::plan::{OrgPlan, render_text};
-use crate::salesforce::{ApiVersion, OrgClient};
+use crate::salesforce::{ApiVersion, OrgClient, PollPolicy};
 use crate::sim::{Scenario, SimHandle, SimServer};
 
 /// The name the demo org goes by.
@@ -31,6 +38,20 @@ const DEMO_ORG: &str = "demo";
 
 /// How long the demo waits for its daemon to answer.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The demo window opens this long after the demo starts, and stays open this long.
+const WINDOW_OPENS_IN: SignedDuration = SignedDuration::from_secs(5);
+const WINDOW_LASTS: SignedDuration = SignedDuration::from_secs(8);
+
+/// How long the demo waits for the window's pause or restore before it gives up.
+const WINDOW_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The demo's daemon polls trigger deploys this fast: the simulated org finishes one in three
+/// polls, and a real org's default (1 s, doubling) would only make the demo slow.
+const DEMO_POLLS: PollPolicy = PollPolicy {
+    initial: Duration::from_millis(100),
+    max: Duration::from_millis(500),
+};
 
 /// Runs the demo and returns what it shows, or why it failed.
 pub async fn run() -> anyhow::Result<String> {
@@ -69,7 +90,7 @@ impl Drop for WorkDir {
     }
 }
 
-fn demo_config(sim: &SimHandle, dir: &Path) -> Config {
+fn demo_config(sim: &SimHandle, dir: &Path, window: WindowConfig) -> Config {
     let org = OrgConfig {
         name: DEMO_ORG.to_owned(),
         url: sim.base_url(),
@@ -90,21 +111,34 @@ fn demo_config(sim: &SimHandle, dir: &Path) -> Config {
             state_dir: dir.join("state"),
             socket: dir.join("control.sock"),
             socket_group: None,
-            lead_time: DaemonConfig::DEFAULT_LEAD_TIME,
-            min_remaining: DaemonConfig::DEFAULT_MIN_REMAINING,
+            // Seconds, not the default minutes: the demo's window is seconds away.
+            lead_time: Duration::from_secs(1),
+            min_remaining: Duration::from_secs(2),
             manual_pause_default: DaemonConfig::DEFAULT_MANUAL_PAUSE,
             manual_pause_max: DaemonConfig::DEFAULT_MANUAL_PAUSE_MAX,
             log_format: LogFormat::Text,
         },
         orgs: BTreeMap::from([(DEMO_ORG.to_owned(), org)]),
-        windows: Vec::new(),
+        windows: vec![window],
         warnings: Vec::new(),
     }
 }
 
 async fn run_against(sim: &SimHandle, dir: &Path) -> anyhow::Result<String> {
     let before = org_state(sim);
-    let config = demo_config(sim, dir);
+    let opens = Timestamp::now()
+        .checked_add(WINDOW_OPENS_IN)
+        .context("the clock is out of range")?
+        .round(jiff::Unit::Second)?;
+    let closes = opens.checked_add(WINDOW_LASTS)?;
+    let window = WindowConfig {
+        name: "demo-window".to_owned(),
+        orgs: vec![DEMO_ORG.to_owned()],
+        when: WindowWhen::once(opens, closes)?,
+        kinds: None,
+        objects: None,
+    };
+    let config = demo_config(sim, dir, window);
     let mut out = String::new();
     let _ = writeln!(out, "pauseplay demo: simulated org at {}\n", sim.base_url());
 
@@ -129,11 +163,32 @@ async fn run_against(sim: &SimHandle, dir: &Path) -> anyhow::Result<String> {
         "planning changed the simulated org"
     );
 
+    let _ = writeln!(out, "\n$ pauseplay windows");
+    out.push_str(&windows_text(&config, 1, Timestamp::now()));
+
     // 2. The daemon, as systemd would run it, on a private socket.
     let socket = config.daemon.socket.clone();
+    let paused = plan.pause_count() as u64;
     let shutdown = CancellationToken::new();
-    let daemon = tokio::spawn(crate::daemon::run(config, shutdown.clone()));
-    let operated = operate(&socket, &mut out).await;
+    let daemon = tokio::spawn(crate::daemon::run_with_engines(
+        config,
+        shutdown.clone(),
+        |engine| engine.with_poll_policy(DEMO_POLLS),
+    ));
+    let operated = async {
+        let mut client = connect(&socket).await?;
+        watch_window(&mut client, paused, opens, closes, &mut out).await?;
+        ensure!(
+            org_state(sim) == before,
+            "the simulated org does not match its state before the window"
+        );
+        let _ = writeln!(
+            out,
+            "\nThe window closed and the org is exactly as it was before it opened."
+        );
+        operate(&mut client, &mut out).await
+    }
+    .await;
     shutdown.cancel();
     let stopped = daemon
         .await
@@ -164,9 +219,67 @@ fn org_state(sim: &SimHandle) -> serde_json::Value {
     snapshot
 }
 
+/// Waits, with no command issued, for the window to pause the org and then restore it, showing
+/// `status` at each point.
+async fn watch_window(
+    client: &mut ControlClient,
+    paused: u64,
+    opens: Timestamp,
+    closes: Timestamp,
+    out: &mut String,
+) -> anyhow::Result<()> {
+    let _ = writeln!(
+        out,
+        "\n(no command: the daemon pauses the org by itself before the window opens at {opens})"
+    );
+    let status = wait_for(client, |status| org_paused(status) == Some(paused)).await?;
+    let _ = writeln!(out, "\n$ pauseplay status");
+    out.push_str(&status_text(&status));
+    let _ = writeln!(
+        out,
+        "\n(no command: the daemon restores the org when the window closes at {closes})"
+    );
+    let status = wait_for(client, |status| {
+        org_paused(status) == Some(0) && status.holds.is_empty()
+    })
+    .await?;
+    let _ = writeln!(out, "\n$ pauseplay status");
+    out.push_str(&status_text(&status));
+    Ok(())
+}
+
+fn org_paused(status: &StatusView) -> Option<u64> {
+    status
+        .orgs
+        .iter()
+        .find(|org| org.org == DEMO_ORG)
+        .filter(|org| org.pausing == 0 && org.restoring == 0)
+        .map(|org| org.paused)
+}
+
+/// Asks for `status` until `done` holds for it, with a deadline.
+async fn wait_for(
+    client: &mut ControlClient,
+    done: impl Fn(&StatusView) -> bool,
+) -> anyhow::Result<StatusView> {
+    let started = Instant::now();
+    loop {
+        if let ResultBody::Status(status) = client.request(Request::Status {}, |_| {}).await?
+            && done(&status)
+        {
+            return Ok(status);
+        }
+        ensure!(
+            started.elapsed() < WINDOW_DEADLINE,
+            "the demo window did not pause and restore the org within {} s",
+            WINDOW_DEADLINE.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Pause, status and resume through the control socket, as an operator would.
-async fn operate(socket: &Path, out: &mut String) -> anyhow::Result<()> {
-    let mut client = connect(socket).await?;
+async fn operate(client: &mut ControlClient, out: &mut String) -> anyhow::Result<()> {
     let _ = writeln!(
         out,
         "\n$ pauseplay pause now --org demo --for 10m --reason demo"

@@ -271,6 +271,10 @@ async fn demo_runs_end_to_end_and_exits_0() {
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("to pause"), "{stdout}");
     assert!(stdout.contains("exactly as it was"), "{stdout}");
+    assert!(
+        stdout.contains("The window closed and the org is exactly as it was before it opened."),
+        "the demo's window paused and restored the org with no command: {stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ mod plan;
 pub(crate) mod remote;
 mod sim;
 mod start_time;
-mod windows;
+pub(crate) mod windows;
 
 pub use auth_test::auth_test;
 pub use check_config::check_config;

@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use serde_json::json;
 
 use super::{CommandError, load_config};
-use crate::config::{WindowConfig, WindowWhen};
+use crate::config::{Config, WindowConfig, WindowWhen};
 use crate::schedule::{self, Occurrence};
 
 /// Version of the `windows --json` document (docs/json.md).
@@ -23,21 +23,30 @@ pub fn windows(
     now: Timestamp,
 ) -> Result<String, CommandError> {
     let config = load_config(config_path)?;
-    let listed: Vec<(&WindowConfig, Vec<Occurrence>)> = config
+    if json {
+        return Ok(render_json(&listed(&config, next, now)));
+    }
+    Ok(windows_text(&config, next, now))
+}
+
+/// The text `pauseplay windows` prints for `config`.
+pub(crate) fn windows_text(config: &Config, next: usize, now: Timestamp) -> String {
+    let listed = listed(config, next, now);
+    if listed.is_empty() {
+        return format!(
+            "no windows in {}; add `[[windows]]` tables (see config/pauseplay.example.toml)\n",
+            config.path.display()
+        );
+    }
+    render_text(&listed, now)
+}
+
+fn listed(config: &Config, next: usize, now: Timestamp) -> Vec<(&WindowConfig, Vec<Occurrence>)> {
+    config
         .windows
         .iter()
         .map(|window| (window, upcoming(window, now, next)))
-        .collect();
-    if json {
-        return Ok(render_json(&listed));
-    }
-    if listed.is_empty() {
-        return Ok(format!(
-            "no windows in {}; add `[[windows]]` tables (see config/pauseplay.example.toml)\n",
-            config.path.display()
-        ));
-    }
-    Ok(render_text(&listed, now))
+        .collect()
 }
 
 /// The occurrence open at `now` (if any) and the next ones, `n` in all.
@@ -114,13 +123,20 @@ fn render_text(listed: &[(&WindowConfig, Vec<Occurrence>)], now: Timestamp) -> S
             } else {
                 ""
             };
+            // Minutes, as crontabs have them; seconds only when a one-off window has some.
+            let precise = start.second() != 0 || end.second() != 0;
+            let (zoned, utc) = if precise {
+                ("%a %Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M:%S")
+            } else {
+                ("%a %Y-%m-%d %H:%M %Z", "%Y-%m-%d %H:%M")
+            };
             let _ = writeln!(
                 out,
                 "  {} -> {}   {} -> {} UTC{open}",
-                start.strftime("%a %Y-%m-%d %H:%M %Z"),
-                end.strftime("%a %Y-%m-%d %H:%M %Z"),
-                occurrence.start.strftime("%Y-%m-%d %H:%M"),
-                occurrence.end.strftime("%Y-%m-%d %H:%M"),
+                start.strftime(zoned),
+                end.strftime(zoned),
+                occurrence.start.strftime(utc),
+                occurrence.end.strftime(utc),
             );
         }
     }

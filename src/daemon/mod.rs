@@ -24,6 +24,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::control::{ControlServer, ServerConfig};
+use crate::engine::OrgEngine;
 use crate::store::Store;
 use handler::DaemonHandler;
 use service::Service;
@@ -35,6 +36,15 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// Runs the daemon until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_with_engines(config, shutdown, |engine| engine).await
+}
+
+/// [`run`], with `tune` applied to each org's engine (the demo polls its deploys faster).
+pub async fn run_with_engines(
+    config: Config,
+    shutdown: CancellationToken,
+    tune: impl Fn(OrgEngine) -> OrgEngine,
+) -> anyhow::Result<()> {
     let state_dir = config.daemon.state_dir.clone();
     let store = Store::open(&state_dir)
         .await
@@ -46,7 +56,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     ))
     .await
     .with_context(|| format!("opening the control socket {}", socket.display()))?;
-    let service = Arc::new(Service::new(config, store.clone())?);
+    for warning in &config.warnings {
+        warn!(%warning, "configuration warning");
+    }
+    let service = Arc::new(Service::with_engines(config, store.clone(), tune)?);
     info!(socket = %socket.display(), state = %store.path().display(), "pauseplay daemon started");
 
     // The state is open (migrated) and the socket bound; the loop's first pass recovers the
