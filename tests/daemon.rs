@@ -14,7 +14,7 @@ use pauseplay::sim::{AdminAction, ComponentKind, Scenario, SimHandle};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use common::{mixed_scenario, run_cli, start_sim, write_config};
+use common::{mixed_scenario, run_cli, start_sim, write_config, write_config_with};
 
 /// How long a daemon may take to come up or to converge before a test gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -645,4 +645,72 @@ async fn kill_9_between_a_trigger_deploy_start_and_its_completion_polls_the_stor
         "{status}"
     );
     setup.sim.shutdown().await;
+}
+
+/// Waits (polling the wall clock with a deadline) until `instant` has passed.
+async fn wait_until(instant: jiff::Timestamp) {
+    let started = Instant::now();
+    while jiff::Timestamp::now() <= instant {
+        assert!(started.elapsed() < DEADLINE, "{instant} never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_daemon_started_inside_a_window_pauses_and_one_started_after_it_ended_restores() {
+    let sim = start_sim(four_hundred(0)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Opened a minute ago, closes in 20 s: more than min_remaining (5 s) is left.
+    let now = jiff::Timestamp::now();
+    let start = now - jiff::SignedDuration::from_mins(1);
+    let end = (now + jiff::SignedDuration::from_secs(20))
+        .round(jiff::Unit::Second)
+        .expect("round");
+    let config = write_config_with(
+        dir.path(),
+        &sim,
+        "lead_time = \"1s\"\nmin_remaining = \"5s\"",
+        &format!(
+            "\n[[windows]]\nname = \"load\"\norgs = [\"sim\"]\nstart = \"{start}\"\n\
+             end = \"{end}\"\n"
+        ),
+    );
+    let before = org_state(&sim);
+    let expected = {
+        let (code, stdout, stderr) = cli(&config, &["plan", "--json"]).await;
+        assert_eq!(code, 0, "{stderr}");
+        let plan: Value = serde_json::from_str(&stdout).expect("plan JSON");
+        plan["orgs"][0]["summary"]["pause"]
+            .as_u64()
+            .expect("pause count")
+    };
+
+    // Started inside the open window: it pauses with no command.
+    let mut daemon = DaemonProcess::start(&config, &dir.path().join("daemon-1.log")).await;
+    wait_settled(&config, expected).await;
+    let held = status(&config).await;
+    assert_eq!(held["holds"][0]["source"], "window", "{held}");
+    assert_eq!(held["holds"][0]["window"], "load", "{held}");
+    assert_ne!(org_state(&sim), before, "paused");
+
+    // Stopped while the window is open; the window ends while it is down.
+    daemon.kill9();
+    wait_until(end).await;
+    assert_ne!(
+        org_state(&sim),
+        before,
+        "nothing restored while the daemon was down"
+    );
+
+    // Started after the end: it restores at start, with no command.
+    let _daemon = DaemonProcess::start(&config, &dir.path().join("daemon-2.log")).await;
+    wait_settled(&config, 0).await;
+    assert_eq!(org_state(&sim), before, "exact restore at start");
+    let after = status(&config).await;
+    assert_eq!(after["holds"], serde_json::json!([]), "{after}");
+    let (code, stdout, _) = cli(&config, &["history", "--org", "sim"]).await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("window_held"), "{stdout}");
+    assert!(stdout.contains("hold_expired"), "{stdout}");
+    sim.shutdown().await;
 }

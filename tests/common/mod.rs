@@ -75,6 +75,17 @@ pub fn repo_path(relative: &str) -> PathBuf {
 /// Writes a config with one org `sim` pointing at `sim`, its secret in a mode-600 file, and
 /// `org_extra` appended to the org's table. Returns the config path.
 pub fn write_config(dir: &Path, sim: &SimHandle, org_extra: &str) -> PathBuf {
+    write_config_with(dir, sim, "", org_extra)
+}
+
+/// [`write_config`] with `daemon_extra` appended to `[daemon]`. `org_extra` comes last in
+/// the file, so it may also add top-level tables such as `[[windows]]`.
+pub fn write_config_with(
+    dir: &Path,
+    sim: &SimHandle,
+    daemon_extra: &str,
+    org_extra: &str,
+) -> PathBuf {
     let secret = dir.join("sim.secret");
     fs::write(&secret, format!("{}\n", sim.client_secret())).expect("write secret");
     fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod secret");
@@ -82,7 +93,7 @@ pub fn write_config(dir: &Path, sim: &SimHandle, org_extra: &str) -> PathBuf {
     fs::write(
         &config,
         format!(
-            "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{socket}\"\n\n\
+            "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{socket}\"\n{daemon_extra}\n\n\
              [orgs.sim]\nurl = \"{url}\"\nclient_id = \"{client_id}\"\n\
              client_secret_file = \"{secret}\"\n{org_extra}\n",
             state = dir.join("state").display(),
