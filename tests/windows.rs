@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +18,7 @@ use pauseplay::store::{Actor, HoldSource, Store};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use common::{mixed_scenario, start_sim};
+use common::{mixed_scenario, start_sim, write_config_with};
 
 /// Every component of the mixed org a pause switches.
 const PAUSED: u64 = 19;
@@ -50,7 +47,12 @@ impl Daemon {
     async fn start(windows: &str) -> Daemon {
         let sim = start_sim(mixed_scenario()).await;
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = write(dir.path(), &sim, windows);
+        let config = write_config_with(
+            dir.path(),
+            &sim,
+            "lead_time = \"2m\"\nmin_remaining = \"5m\"",
+            &format!("\n{windows}"),
+        );
         let config = Config::load(&config).expect("config");
         let store = Store::open(&config.daemon.state_dir).await.expect("store");
         let service = Service::with_engines(config, store.clone(), |engine| {
@@ -107,28 +109,6 @@ impl Daemon {
         }
         snapshot
     }
-}
-
-fn write(dir: &Path, sim: &SimHandle, windows: &str) -> std::path::PathBuf {
-    let secret = dir.join("sim.secret");
-    fs::write(&secret, sim.client_secret()).expect("secret");
-    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
-    let path = dir.join("pauseplay.toml");
-    fs::write(
-        &path,
-        format!(
-            "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{socket}\"\nlead_time = \"2m\"\n\
-             min_remaining = \"5m\"\n\n[orgs.sim]\nurl = \"{url}\"\nclient_id = \"{id}\"\n\
-             client_secret_file = \"{secret}\"\n\n{windows}\n",
-            state = dir.join("state").display(),
-            socket = dir.join("control.sock").display(),
-            url = sim.base_url(),
-            id = sim.client_id(),
-            secret = secret.display(),
-        ),
-    )
-    .expect("config");
-    path
 }
 
 fn once(name: &str, from: i64, to: i64) -> String {

@@ -190,6 +190,20 @@ impl Service {
         &self.store
     }
 
+    /// A manual or ad hoc pause lasts more than zero and at most `manual_pause_max`.
+    fn check_pause_length(&self, duration: Duration) -> Result<(), ServiceError> {
+        let max = self.config.daemon.manual_pause_max;
+        if duration.is_zero() {
+            return Err(ServiceError::ZeroDuration);
+        }
+        if duration > max {
+            return Err(ServiceError::TooLong {
+                max: crate::config::duration::display(max),
+            });
+        }
+        Ok(())
+    }
+
     /// The orgs named, or every org when none is.
     fn select(&self, names: &[String]) -> Result<Vec<String>, ServiceError> {
         if names.is_empty() {
@@ -225,14 +239,7 @@ impl Service {
         let orgs = self.select(orgs)?;
         let daemon = &self.config.daemon;
         let duration = duration.unwrap_or(daemon.manual_pause_default);
-        if duration.is_zero() {
-            return Err(ServiceError::ZeroDuration);
-        }
-        if duration > daemon.manual_pause_max {
-            return Err(ServiceError::TooLong {
-                max: crate::config::duration::display(daemon.manual_pause_max),
-            });
-        }
+        self.check_pause_length(duration)?;
         let expires_at = after(now, duration);
         let mut holds = Vec::new();
         for org in &orgs {
@@ -299,14 +306,7 @@ impl Service {
     ) -> Result<PauseReport, ServiceError> {
         let orgs = self.select(orgs)?;
         let daemon = &self.config.daemon;
-        if duration.is_zero() {
-            return Err(ServiceError::ZeroDuration);
-        }
-        if duration > daemon.manual_pause_max {
-            return Err(ServiceError::TooLong {
-                max: crate::config::duration::display(daemon.manual_pause_max),
-            });
-        }
+        self.check_pause_length(duration)?;
         let past = || ServiceError::StartInPast {
             start,
             // For people: the second is precise enough to see why.
