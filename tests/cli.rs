@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::{mixed_scenario, run_cli, run_cli_with_env, start_sim, write_config};
 use jiff::{SignedDuration, Timestamp};
@@ -91,19 +91,12 @@ impl InProcessDaemon {
 #[tokio::test]
 async fn check_config_names_every_problem_and_exits_2() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret = dir.path().join("prod.secret");
-    fs::write(&secret, "top-secret-value\n").expect("write secret");
-    fs::set_permissions(&secret, fs::Permissions::from_mode(0o644)).expect("chmod");
-    let config = dir.path().join("pauseplay.toml");
-    fs::write(
-        &config,
-        format!(
-            "[orgs.prod]\nurl = \"http://acme.my.salesforce.com\"\nclient_id = \"3MVG9\"\n\
-             client_secret_file = \"{}\"\nunknown_key = true\n",
-            secret.display()
-        ),
-    )
-    .expect("write config");
+    let config = prod_config(
+        dir.path(),
+        0o644,
+        "http://acme.my.salesforce.com",
+        "unknown_key = true\n",
+    );
 
     let (code, stdout, stderr) = run_cli(args(&[
         "--config",
@@ -392,20 +385,13 @@ async fn pause_at_refuses_a_bad_time_a_past_time_and_a_long_window_and_stores_an
 #[tokio::test]
 async fn check_config_lists_windows_and_prints_dst_warnings_with_exit_0() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret = dir.path().join("prod.secret");
-    fs::write(&secret, "top-secret-value\n").expect("write secret");
-    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
-    let config = dir.path().join("pauseplay.toml");
-    fs::write(
-        &config,
-        format!(
-            "[orgs.prod]\nurl = \"https://acme.my.salesforce.com\"\nclient_id = \"3MVG9\"\n\
-             client_secret_file = \"{}\"\n\n[[windows]]\nname = \"nightly\"\norgs = [\"prod\"]\n\
+    let config = prod_config(
+        dir.path(),
+        0o600,
+        "https://acme.my.salesforce.com",
+        "\n[[windows]]\nname = \"nightly\"\norgs = [\"prod\"]\n\
              cron = \"30 2 * * *\"\nduration = \"1h\"\ntimezone = \"Europe/Berlin\"\n",
-            secret.display()
-        ),
-    )
-    .expect("write config");
+    );
 
     let (code, stdout, stderr) = run_cli(args(&[
         "--config",
@@ -435,22 +421,15 @@ async fn check_config_lists_windows_and_prints_dst_warnings_with_exit_0() {
 #[tokio::test]
 async fn windows_lists_the_next_occurrences_in_the_windows_zone_and_in_utc() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret = dir.path().join("prod.secret");
-    fs::write(&secret, "top-secret-value\n").expect("write secret");
-    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
-    let config = dir.path().join("pauseplay.toml");
-    fs::write(
-        &config,
-        format!(
-            "[orgs.prod]\nurl = \"https://acme.my.salesforce.com\"\nclient_id = \"id\"\n\
-             client_secret_file = \"{}\"\n\n[[windows]]\nname = \"nightly\"\norgs = [\"prod\"]\n\
+    let config = prod_config(
+        dir.path(),
+        0o600,
+        "https://acme.my.salesforce.com",
+        "\n[[windows]]\nname = \"nightly\"\norgs = [\"prod\"]\n\
              cron = \"30 1 * * *\"\nduration = \"2h\"\ntimezone = \"America/New_York\"\n\
              kinds = [\"flow\"]\n\n[[windows]]\nname = \"migration\"\norgs = [\"prod\"]\n\
              start = \"2099-12-01T22:00:00+01:00\"\nend = \"2099-12-02T04:00:00+01:00\"\n",
-            secret.display()
-        ),
-    )
-    .expect("write config");
+    );
     let path = config.display().to_string();
 
     let (code, stdout, stderr) =
@@ -500,4 +479,23 @@ async fn windows_lists_the_next_occurrences_in_the_windows_zone_and_in_utc() {
         json["windows"][1]["occurrences"][0]["end"],
         "2099-12-02T03:00:00Z"
     );
+}
+
+/// A config with one org `prod` at `url`, its secret in a file of mode `secret_mode`, and
+/// `rest` after the org's keys (more keys, or `[[windows]]` tables). Returns its path.
+fn prod_config(dir: &Path, secret_mode: u32, url: &str, rest: &str) -> PathBuf {
+    let secret = dir.join("prod.secret");
+    fs::write(&secret, "top-secret-value\n").expect("write secret");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(secret_mode)).expect("chmod");
+    let config = dir.join("pauseplay.toml");
+    fs::write(
+        &config,
+        format!(
+            "[orgs.prod]\nurl = \"{url}\"\nclient_id = \"3MVG9\"\n\
+             client_secret_file = \"{}\"\n{rest}",
+            secret.display()
+        ),
+    )
+    .expect("write config");
+    config
 }
