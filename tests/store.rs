@@ -1,7 +1,7 @@
 //! The state database: file creation and modes, holds, the write-ahead journal and its refusal
 //! to lose a prior state, history, error messages, and concurrent writers.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -691,11 +691,7 @@ async fn journal_round_trips_and_counts_attempts() {
         )
         .await
         .expect("update");
-    let entry = store
-        .journal_entry(&rule.key)
-        .await
-        .expect("read")
-        .expect("exists");
+    let entry = journal_row(&store, &rule.key).await;
     assert_eq!(entry.attempts, 1);
     assert_eq!(entry.last_error.as_deref(), Some("503 SERVER_UNAVAILABLE"));
     assert_eq!(entry.updated_at, at(1));
@@ -713,19 +709,11 @@ async fn journal_round_trips_and_counts_attempts() {
         )
         .await
         .expect("update");
-    let entry = store
-        .journal_entry(&rule.key)
-        .await
-        .expect("read")
-        .expect("exists");
+    let entry = journal_row(&store, &rule.key).await;
     assert_eq!((entry.step, entry.attempts), (Step::Paused, 2));
     assert_eq!(entry.last_error, None, "a step update replaces the error");
     assert_eq!(entry.prior_state, rule.prior_state, "prior state untouched");
-    let entry = store
-        .journal_entry(&flow.key)
-        .await
-        .expect("read")
-        .expect("exists");
+    let entry = journal_row(&store, &flow.key).await;
     assert_eq!((entry.step, entry.attempts), (Step::Paused, 0));
 
     store
@@ -738,11 +726,7 @@ async fn journal_round_trips_and_counts_attempts() {
         )
         .await
         .expect("update");
-    let entry = store
-        .journal_entry(&flow.key)
-        .await
-        .expect("read")
-        .expect("exists");
+    let entry = journal_row(&store, &flow.key).await;
     assert_eq!(entry.step, Step::Conflict);
     assert_eq!(
         entry.conflict.as_deref(),
@@ -789,11 +773,7 @@ async fn a_prior_state_not_yet_restored_is_never_overwritten() {
         let result = store
             .record_pausing(std::slice::from_ref(&second), at(2))
             .await;
-        let entry = store
-            .journal_entry(&first.key)
-            .await
-            .expect("read")
-            .expect("exists");
+        let entry = journal_row(&store, &first.key).await;
         if step.holds_prior_state() {
             let err = result.expect_err("must refuse");
             assert!(
@@ -868,11 +848,7 @@ async fn journal_batches_are_all_or_nothing() {
         matches!(&err, StoreError::UnknownJournalEntry { key, .. } if *key == unknown),
         "{err:?}"
     );
-    let entry = store
-        .journal_entry(&paused.key)
-        .await
-        .expect("read")
-        .expect("exists");
+    let entry = journal_row(&store, &paused.key).await;
     assert_eq!(entry.step, Step::Paused);
     assert_eq!(entry.updated_at, at(1));
 
@@ -890,38 +866,6 @@ async fn journal_batches_are_all_or_nothing() {
             .expect("read")
             .is_some()
     );
-}
-
-#[tokio::test]
-async fn step_counts_per_org_and_step() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let store = open(tmp.path()).await;
-    assert!(store.step_counts().await.expect("counts").is_empty());
-    let entries: Vec<_> = (0..5)
-        .map(|i| flow_entry("prod", &format!("30000000000000{i}"), 1))
-        .chain([flow_entry("uat", "300000000000000", 1)])
-        .collect();
-    store.record_pausing(&entries, at(0)).await.expect("record");
-    store
-        .update_steps(
-            &[
-                step_to(&entries[0].key, Step::Paused),
-                step_to(&entries[1].key, Step::Paused),
-                step_to(&entries[2].key, Step::Failed),
-            ],
-            at(1),
-        )
-        .await
-        .expect("update");
-    let counts = store.step_counts().await.expect("counts");
-    let expected = BTreeMap::from([
-        (
-            "prod".to_owned(),
-            BTreeMap::from([(Step::Pausing, 2), (Step::Paused, 2), (Step::Failed, 1)]),
-        ),
-        ("uat".to_owned(), BTreeMap::from([(Step::Pausing, 1)])),
-    ]);
-    assert_eq!(counts, expected);
 }
 
 #[tokio::test]
@@ -1252,11 +1196,7 @@ async fn a_deploy_id_is_recorded_for_a_batch_kept_within_a_step_and_cleared_by_a
         Some(None),
         "not in the batch"
     );
-    let entry = store
-        .journal_entry(&first.key)
-        .await
-        .expect("read")
-        .expect("exists");
+    let entry = journal_row(&store, &first.key).await;
     assert_eq!((entry.step, entry.updated_at), (Step::Pausing, at(1)));
     assert_eq!(
         entry.prior_state, first.prior_state,
@@ -1280,11 +1220,7 @@ async fn a_deploy_id_is_recorded_for_a_batch_kept_within_a_step_and_cleared_by_a
         )
         .await
         .expect("update");
-    let entry = store
-        .journal_entry(&first.key)
-        .await
-        .expect("read")
-        .expect("exists");
+    let entry = journal_row(&store, &first.key).await;
     assert_eq!(entry.deploy_id.as_deref(), Some("0Af000000000001"));
     assert_eq!(entry.step, Step::Paused);
 
@@ -1294,21 +1230,13 @@ async fn a_deploy_id_is_recorded_for_a_batch_kept_within_a_step_and_cleared_by_a
         .update_steps(&[step_to(&first.key, Step::Restoring)], at(3))
         .await
         .expect("update");
-    let entry = store
-        .journal_entry(&first.key)
-        .await
-        .expect("read")
-        .expect("exists");
+    let entry = journal_row(&store, &first.key).await;
     assert_eq!((entry.step, entry.deploy_id), (Step::Restoring, None));
     store
         .set_deploy_id(std::slice::from_ref(&first.key), "0Af000000000002", at(4))
         .await
         .expect("set");
-    let entry = store
-        .journal_entry(&first.key)
-        .await
-        .expect("read")
-        .expect("exists");
+    let entry = journal_row(&store, &first.key).await;
     assert_eq!(entry.deploy_id.as_deref(), Some("0Af000000000002"));
 
     // A restore retried in the same step keeps the deploy it is waiting on.
@@ -1323,11 +1251,7 @@ async fn a_deploy_id_is_recorded_for_a_batch_kept_within_a_step_and_cleared_by_a
         )
         .await
         .expect("update");
-    let entry = store
-        .journal_entry(&first.key)
-        .await
-        .expect("read")
-        .expect("exists");
+    let entry = journal_row(&store, &first.key).await;
     assert_eq!(entry.deploy_id.as_deref(), Some("0Af000000000002"));
 
     // A new pause of a finished row starts without a deploy.
@@ -1335,11 +1259,7 @@ async fn a_deploy_id_is_recorded_for_a_batch_kept_within_a_step_and_cleared_by_a
         .record_pausing(std::slice::from_ref(&second), at(5))
         .await
         .expect("a failed row starts over");
-    let entry = store
-        .journal_entry(&second.key)
-        .await
-        .expect("read")
-        .expect("exists");
+    let entry = journal_row(&store, &second.key).await;
     assert_eq!((entry.step, entry.deploy_id), (Step::Pausing, None));
 
     // An unknown key fails the whole batch; nothing of it is written.
@@ -1356,11 +1276,7 @@ async fn a_deploy_id_is_recorded_for_a_batch_kept_within_a_step_and_cleared_by_a
         matches!(&err, StoreError::UnknownJournalEntry { key, .. } if *key == unknown),
         "{err:?}"
     );
-    let entry = store
-        .journal_entry(&other.key)
-        .await
-        .expect("read")
-        .expect("exists");
+    let entry = journal_row(&store, &other.key).await;
     assert_eq!((entry.deploy_id, entry.updated_at), (None, at(0)));
 
     // An empty batch writes nothing; an empty id is refused by the schema.
@@ -1399,6 +1315,24 @@ async fn a_missed_occurrence_is_recorded_released_and_never_held_afterwards() {
         matches!(err, StoreError::DuplicateWindowHold { .. }),
         "{err:?}"
     );
+    assert!(
+        store
+            .has_window_hold("prod", "nightly", at(0))
+            .await
+            .expect("read")
+    );
+    assert!(
+        !store
+            .has_window_hold("uat", "nightly", at(0))
+            .await
+            .expect("read")
+    );
+    assert!(
+        !store
+            .has_window_hold("prod", "nightly", at(1))
+            .await
+            .expect("read")
+    );
     // Listed since a moment, by id; a held occurrence is not a missed one.
     store
         .insert_hold(&window("prod", "nightly", 86_400, 86_500))
@@ -1423,4 +1357,13 @@ async fn a_missed_occurrence_is_recorded_released_and_never_held_afterwards() {
             .expect("list")
             .is_empty()
     );
+}
+
+/// The journal row of `key`, which must exist.
+async fn journal_row(store: &Store, key: &ComponentKey) -> pauseplay::store::JournalEntry {
+    store
+        .journal_entry(key)
+        .await
+        .expect("read")
+        .expect("the row exists")
 }

@@ -148,7 +148,7 @@ async fn until_next_pass(service: &Service) -> Duration {
         }
         Ok(None) => TICK,
         Err(error) => {
-            warn!(error = %error, "could not read the next hold start or expiry");
+            warn!(error = %error, "could not work out the next edge (a hold's start or expiry, a window's opening)");
             TICK
         }
     }

@@ -652,6 +652,15 @@ impl Service {
             Decision::Hold(occurrence) => (occurrence, false),
             Decision::Missed(occurrence) => (occurrence, true),
         };
+        // Decided by an earlier pass (held, ended early, or missed): a read on every pass
+        // instead of a write the unique index refuses.
+        if self
+            .store
+            .has_window_hold(org, &window.name, occurrence.start)
+            .await?
+        {
+            return Ok(());
+        }
         let hold = NewHold {
             org: org.to_owned(),
             source: HoldSource::Window {
@@ -685,7 +694,7 @@ impl Service {
         };
         let stored = match inserted {
             Ok(stored) => stored,
-            // Decided by an earlier pass (held, ended early, or missed): never again.
+            // Decided meanwhile by a concurrent pass: never twice.
             Err(StoreError::DuplicateWindowHold { .. }) => return Ok(()),
             Err(error) => return Err(error),
         };

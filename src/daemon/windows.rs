@@ -33,8 +33,7 @@ pub fn due(
     lead_time: Duration,
     min_remaining: Duration,
 ) -> Vec<Decision> {
-    let lead = SignedDuration::try_from(lead_time).unwrap_or(SignedDuration::ZERO);
-    let horizon = now.saturating_add(lead).unwrap_or(now);
+    let (_, horizon) = ahead(now, lead_time);
     let mut found = schedule::active_at(window, now);
     for upcoming in schedule::active_at(window, horizon) {
         if !found.iter().any(|seen| seen.start == upcoming.start) {
@@ -62,9 +61,14 @@ pub fn due(
 /// When the next pass has to run for `window`: its next opening less `lead_time`, if that is
 /// after `now`.
 pub fn next_edge(window: &WindowConfig, now: Timestamp, lead_time: Duration) -> Option<Timestamp> {
-    let lead = SignedDuration::try_from(lead_time).unwrap_or(SignedDuration::ZERO);
-    let horizon = now.saturating_add(lead).unwrap_or(now);
+    let (lead, horizon) = ahead(now, lead_time);
     schedule::next(window, horizon, 1)
         .first()
         .and_then(|occurrence| occurrence.start.saturating_sub(lead).ok())
+}
+
+/// `lead_time` as a signed duration, and `now` that far ahead.
+fn ahead(now: Timestamp, lead_time: Duration) -> (SignedDuration, Timestamp) {
+    let lead = SignedDuration::try_from(lead_time).unwrap_or(SignedDuration::ZERO);
+    (lead, now.saturating_add(lead).unwrap_or(now))
 }

@@ -218,6 +218,27 @@ impl Store {
     }
 
     /// The newest `limit` holds, released or not, newest (highest id) first.
+    /// Whether the occurrence of `window` starting at `start` has a hold row in `org`, released
+    /// or not: a read, so a pass need not try a write that the unique index refuses.
+    pub async fn has_window_hold(
+        &self,
+        org: &str,
+        window: &str,
+        start: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM holds WHERE source = 'window' AND org = ? AND source_name = ? \
+             AND occurrence_start_ms = ?",
+        )
+        .bind(org)
+        .bind(window)
+        .bind(to_ms(start))
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| self.error("look up a window occurrence", e))?;
+        Ok(found.is_some())
+    }
+
     /// Window occurrences recorded as missed since `since`, by id.
     pub async fn missed_occurrences(&self, since: Timestamp) -> Result<Vec<Hold>, StoreError> {
         let rows: Vec<HoldRow> = sqlx::query_as(concat!(

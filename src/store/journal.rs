@@ -6,8 +6,6 @@
 //! replaced, because replacing it with the org's current, paused state would turn the restore
 //! into a no-op.
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
 use sqlx::{Sqlite, Transaction};
 
@@ -217,27 +215,6 @@ impl Store {
             }
         }
         self.commit(tx, OP).await
-    }
-
-    /// How many journal rows each org has in each step (steps with no rows are absent).
-    pub async fn step_counts(&self) -> Result<BTreeMap<String, BTreeMap<Step, u64>>, StoreError> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT org, step, COUNT(*) FROM journal GROUP BY org, step ORDER BY org, step",
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(|e| self.error("count journal steps", e))?;
-        let mut counts: BTreeMap<String, BTreeMap<Step, u64>> = BTreeMap::new();
-        for (org, step, count) in rows {
-            let step: Step = step.parse().map_err(|e| StoreError::InvalidRow {
-                path: self.path.to_path_buf(),
-                what: format!("journal of org `{org}`: {e}"),
-            })?;
-            // COUNT(*) is never negative.
-            let count = u64::try_from(count).unwrap_or_default();
-            counts.entry(org).or_default().insert(step, count);
-        }
-        Ok(counts)
     }
 }
 
