@@ -6,18 +6,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pauseplay::sim::{AdminAction, ComponentKind, Scenario, SimHandle};
 use serde_json::Value;
-use tempfile::TempDir;
 
-use common::{mixed_scenario, run_cli, start_sim, write_config, write_config_with};
-
-/// How long a daemon may take to come up or to converge before a test gives up.
-const DEADLINE: Duration = Duration::from_secs(60);
+use common::daemon::{DEADLINE, DaemonProcess, Setup, cli, org_state, status, wait_settled};
+use common::{mixed_scenario, start_sim, write_config_with};
 
 /// 400 components of the four kinds the engine switches (no triggers).
 fn four_hundred(latency_ms: u64) -> Scenario {
@@ -27,77 +22,6 @@ fn four_hundred(latency_ms: u64) -> Scenario {
          workflow_rules = 60\ntriggers = 0\ncustom_objects = 5\n"
     ))
     .expect("scenario")
-}
-
-/// A daemon process on a config; killed when dropped.
-struct DaemonProcess {
-    child: Child,
-}
-
-impl DaemonProcess {
-    /// Starts `pauseplay daemon` and waits (polling `status` with a deadline) until it answers.
-    async fn start(config: &Path, log: &Path) -> DaemonProcess {
-        let log = std::fs::File::create(log).expect("daemon log");
-        let child = Command::new(env!("CARGO_BIN_EXE_pauseplay"))
-            .args(["--config", config.to_str().expect("utf-8 path"), "daemon"])
-            .env("PAUSEPLAY_LOG", "info")
-            .env_remove("PAUSEPLAY_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the daemon");
-        let daemon = DaemonProcess { child };
-        let started = Instant::now();
-        loop {
-            let (code, _, _) = cli(config, &["status"]).await;
-            if code == 0 {
-                return daemon;
-            }
-            assert!(started.elapsed() < DEADLINE, "the daemon did not come up");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// SIGKILL: no chance to finish anything.
-    fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for DaemonProcess {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-async fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
-    let mut all = vec![
-        "--config".to_owned(),
-        config.to_str().expect("utf-8 path").to_owned(),
-    ];
-    all.extend(args.iter().map(|arg| (*arg).to_owned()));
-    run_cli(all).await
-}
-
-async fn status(config: &Path) -> Value {
-    let (code, stdout, stderr) = cli(config, &["status", "--json"]).await;
-    assert_eq!(code, 0, "status failed: {stderr}");
-    serde_json::from_str(&stdout).expect("status --json is JSON")
-}
-
-/// Polls `status` until the org has no step in flight and `paused` components.
-async fn wait_settled(config: &Path, paused: u64) {
-    let started = Instant::now();
-    loop {
-        let status = status(config).await;
-        let org = &status["orgs"][0];
-        if org["pausing"] == 0 && org["restoring"] == 0 && org["paused"] == paused {
-            return;
-        }
-        assert!(started.elapsed() < DEADLINE, "did not settle: {status}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Polls the sim until at least `count` PATCHes were applied since its counters were reset.
@@ -110,36 +34,6 @@ async fn wait_patches(sim: &SimHandle, count: u64) {
             sim.counters()
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
-/// The simulated org's components without the log of its deploys: the daemon now switches
-/// the mixed org's triggers with Metadata API deploys, which the snapshot lists; an exact
-/// restore is about the components, not that log.
-fn org_state(sim: &SimHandle) -> Value {
-    let mut snapshot = sim.snapshot();
-    if let Some(map) = snapshot.as_object_mut() {
-        map.remove("deploys");
-    }
-    snapshot
-}
-
-struct Setup {
-    sim: SimHandle,
-    dir: TempDir,
-    config: PathBuf,
-}
-
-impl Setup {
-    async fn new(scenario: Scenario) -> Setup {
-        let sim = start_sim(scenario).await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = write_config(dir.path(), &sim, "");
-        Setup { sim, dir, config }
-    }
-
-    fn log(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
     }
 }
 
@@ -449,17 +343,8 @@ async fn sigterm_stops_the_daemon_cleanly_and_removes_its_socket() {
     let mut daemon = DaemonProcess::start(&setup.config, &setup.log("daemon.log")).await;
     let socket = setup.dir.path().join("pauseplay.sock");
     assert!(socket.exists());
-    let pid = daemon.child.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("run kill");
-    assert!(killed.success());
-    let status = tokio::task::spawn_blocking(move || daemon.child.wait())
-        .await
-        .expect("wait task")
-        .expect("the daemon exits");
-    assert!(status.success(), "exit status {status:?}");
+    daemon.signal("TERM");
+    assert_eq!(daemon.exit_code().await, Some(0), "a clean stop exits 0");
     assert!(!socket.exists(), "the socket is removed on shutdown");
     let log = std::fs::read_to_string(setup.log("daemon.log")).expect("log");
     assert!(log.contains("pauseplay daemon stopped"), "{log}");

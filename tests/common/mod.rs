@@ -6,6 +6,7 @@
     reason = "each test binary uses a different subset of the helpers"
 )]
 
+pub mod daemon;
 pub mod mock;
 
 use std::fs;
@@ -127,12 +128,49 @@ pub async fn run_cli_with_env(args: Vec<String>, env: &[(&str, &str)]) -> (i32, 
             .env("PAUSEPLAY_LOG", "warn")
             .output()
             .expect("run pauseplay");
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_no_secrets(&format!("stdout of pauseplay {args:?}"), &stdout);
+        assert_no_secrets(&format!("stderr of pauseplay {args:?}"), &stderr);
+        (output.status.code().unwrap_or(-1), stdout, stderr)
     })
     .await
     .expect("the CLI task finished")
+}
+
+/// The client secrets the tests' simulated orgs use: the sim's default and the shipped
+/// scenarios'. Tests that pick their own secret scan for it themselves.
+pub const TEST_SECRETS: &[&str] = &[
+    "sim-client-secret",
+    "mixed-sandbox-secret",
+    "large-sandbox-secret",
+    "production-secret",
+];
+
+/// Fails if `text` (output of `what`) contains a test client secret or anything shaped like
+/// an access token the simulated org mints (`<org id>!AQ<opaque>`), so a leak anywhere in a
+/// CLI's output or a daemon's log fails the test that caused it.
+pub fn assert_no_secrets(what: &str, text: &str) {
+    for secret in TEST_SECRETS {
+        assert!(
+            !text.contains(secret),
+            "{what} contains the client secret:\n{text}"
+        );
+    }
+    assert!(
+        find_access_token(text).is_none(),
+        "{what} contains an access token ({}):\n{text}",
+        find_access_token(text).unwrap_or_default()
+    );
+}
+
+/// The first access-token-shaped substring of `text`: `!AQ` followed by at least 20 token
+/// characters (the sim mints 96; Salesforce's are of that form too).
+pub fn find_access_token(text: &str) -> Option<&str> {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '_';
+    text.match_indices("!AQ").find_map(|(at, _)| {
+        let rest = &text[at + 3..];
+        let len = rest.find(|c: char| !token_char(c)).unwrap_or(rest.len());
+        (len >= 20).then(|| &text[at..at + 3 + len])
+    })
 }
