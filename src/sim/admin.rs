@@ -3,7 +3,9 @@
 //! rule), and knobs for the org's accounting (API usage, tokens).
 //!
 //! Admin actions apply instantly and never conflict with API writes: they stand for changes
-//! made in Setup, outside the API under test.
+//! made in Setup, outside the API under test. The one exception is on purpose:
+//! `set_admin_operation` stands for a Setup operation that takes a while, and API writes made
+//! during it are refused as Salesforce refuses them.
 
 use anyhow::{Context, anyhow, bail};
 use serde::{Deserialize, Serialize};
@@ -94,6 +96,12 @@ pub enum AdminAction {
         max: u64,
     },
     RevokeTokens,
+    /// Someone starts (`true`) or finishes (`false`) an admin operation in Setup, such as a
+    /// deploy or a save that takes a while: until it finishes, every API write is refused
+    /// with `UNKNOWN_EXCEPTION` "admin operation already in progress" (reference §7.1).
+    SetAdminOperation {
+        in_progress: bool,
+    },
     /// Change how later deploy completions run tests (`[deploy]` `failing_tests` and
     /// `coverage_shortfall`); deploys already completed keep their result.
     SetDeployBehaviour {
@@ -226,6 +234,7 @@ pub fn apply(state: &mut SimState, action: AdminAction) -> anyhow::Result<()> {
             state.api_max = max;
         }
         AdminAction::RevokeTokens => state.revoke_tokens(),
+        AdminAction::SetAdminOperation { in_progress } => state.admin_operation = in_progress,
         AdminAction::SetDeployBehaviour {
             failing_tests,
             coverage_shortfall,

@@ -3,9 +3,10 @@
 //! [`Faults`] is the configuration (the scenario's `[faults]` table, `SimHandle::set_faults`,
 //! `POST /__sim/faults`). [`FaultEngine`] draws the decisions from seeded RNGs that live
 //! behind the org's mutex, so a fixed seed and a fixed request sequence give the same faults
-//! every run. Drops and transient errors use separate streams derived from the one seed, so
-//! the transient sequence depends only on the order of API requests (a token call in between
-//! does not shift it).
+//! every run. Drops, transient errors, slow answers and admin conflicts each use their own
+//! stream derived from the one seed, so each sequence depends only on the order of the
+//! requests it is drawn for (a token call in between does not shift the transient sequence,
+//! and turning slow answers on does not shift it either).
 
 use std::time::Duration;
 
@@ -38,6 +39,20 @@ pub struct Faults {
     /// "admin operation already in progress".
     #[serde(default = "default_true")]
     pub admin_conflicts: bool,
+    /// Share (0.0–1.0) of writes refused with "admin operation already in progress" because
+    /// someone else's admin operation (a save in Setup, a deploy) holds the org at that
+    /// moment. Unlike `admin_conflicts`, this needs no overlap from the client.
+    #[serde(default)]
+    pub admin_conflict_rate: f64,
+    /// Share (0.0–1.0) of API requests answered only after `slow_delay`. Salesforce does not
+    /// notice a client that gave up: a slow request is carried out at the end of the delay
+    /// whether or not anyone still waits for the answer, so a slow write still lands, and it
+    /// holds the org's "admin operation in progress" marker for the whole delay.
+    #[serde(default)]
+    pub slow_rate: f64,
+    /// How long a slow answer takes (on top of `latency`); required when `slow_rate` is set.
+    #[serde(default, with = "human_duration")]
+    pub slow_delay: Duration,
     /// Access tokens expire this long after they were issued (absent: never).
     #[serde(default, with = "human_duration::option")]
     pub token_ttl: Option<Duration>,
@@ -58,6 +73,9 @@ impl Default for Faults {
             transient_error_rate: 0.0,
             drop_rate: 0.0,
             admin_conflicts: true,
+            admin_conflict_rate: 0.0,
+            slow_rate: 0.0,
+            slow_delay: Duration::ZERO,
             token_ttl: None,
             token_requests: 0,
         }
@@ -70,6 +88,8 @@ impl Faults {
         for (key, rate) in [
             ("transient_error_rate", self.transient_error_rate),
             ("drop_rate", self.drop_rate),
+            ("admin_conflict_rate", self.admin_conflict_rate),
+            ("slow_rate", self.slow_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!(
@@ -77,13 +97,25 @@ impl Faults {
                 ));
             }
         }
+        if self.slow_rate > 0.0 && self.slow_delay.is_zero() {
+            return Err(format!(
+                "faults.slow_rate is {} but faults.slow_delay is 0s; set slow_delay to how long \
+                 a slow answer takes (e.g. \"2s\")",
+                self.slow_rate
+            ));
+        }
         Ok(())
     }
 
     /// The same faults with rates forced into 0.0–1.0 (NaN becomes 0), for callers that
     /// cannot report an error.
     fn clamped(mut self) -> Self {
-        for rate in [&mut self.transient_error_rate, &mut self.drop_rate] {
+        for rate in [
+            &mut self.transient_error_rate,
+            &mut self.drop_rate,
+            &mut self.admin_conflict_rate,
+            &mut self.slow_rate,
+        ] {
             *rate = if rate.is_nan() {
                 0.0
             } else {
@@ -107,6 +139,8 @@ pub struct FaultEngine {
     faults: Faults,
     drop_rng: StdRng,
     transient_rng: StdRng,
+    slow_rng: StdRng,
+    admin_rng: StdRng,
     next_transient: Transient,
 }
 
@@ -116,6 +150,8 @@ impl FaultEngine {
         FaultEngine {
             drop_rng: StdRng::seed_from_u64(faults.seed ^ 0xD509_D509),
             transient_rng: StdRng::seed_from_u64(faults.seed),
+            slow_rng: StdRng::seed_from_u64(faults.seed ^ 0x5104_5104),
+            admin_rng: StdRng::seed_from_u64(faults.seed ^ 0xAD31_AD31),
             faults,
             next_transient: Transient::ServerUnavailable,
         }
@@ -149,6 +185,19 @@ impl FaultEngine {
             Transient::UnableToLockRow => Transient::ServerUnavailable,
         };
         Some(this)
+    }
+
+    /// How long this API request's answer is held back beyond the latency, if it is slow.
+    /// Drawn once per API request.
+    pub fn draw_slow(&mut self) -> Option<Duration> {
+        let roll: f64 = self.slow_rng.random();
+        (roll < self.faults.slow_rate).then_some(self.faults.slow_delay)
+    }
+
+    /// Whether someone else's admin operation refuses this write. Drawn once per write.
+    pub fn draw_admin_conflict(&mut self) -> bool {
+        let roll: f64 = self.admin_rng.random();
+        roll < self.faults.admin_conflict_rate
     }
 }
 

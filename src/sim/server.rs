@@ -3,12 +3,18 @@
 //!
 //! Every API request goes through the same three steps:
 //! 1. *admission*, under the state lock: version, bearer token, daily limit (the request is
-//!    counted here), then the fault draws (dropped connection, transient error) and the
-//!    admin-conflict check, which marks a write as in progress;
-//! 2. the simulated network latency, with the lock released (a write keeps its
-//!    "in progress" marker across it, which is what makes overlapping writes collide);
+//!    counted here), then the fault draws (dropped connection, slow answer, transient error,
+//!    someone else's admin operation) and the admin-conflict check, which marks a write as in
+//!    progress;
+//! 2. the simulated network latency (and a slow answer's delay), with the lock released (a
+//!    write keeps its "in progress" marker across it, which is what makes overlapping writes
+//!    collide);
 //! 3. *dispatch*, under the lock again, to the handler in `api.rs`, after which the write
 //!    marker is cleared.
+//!
+//! Steps 2 and 3 of a slow request run in a task the server owns rather than in the request's
+//! handler, so they finish even when the client gives up and its connection closes: a server
+//! does not notice that nobody waits for its answer any more.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -19,7 +25,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Multipart, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::Value;
@@ -27,6 +33,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 use url::Url;
 
 use super::admin::{self, AdminAction};
@@ -50,6 +57,8 @@ pub struct App {
     pub shared: Arc<Shared>,
     /// `http://127.0.0.1:PORT`, the org's "My Domain".
     pub base_url: Arc<Url>,
+    /// Slow requests being carried out (see the module docs); waited for on shutdown.
+    pub slow_requests: TaskTracker,
 }
 
 impl App {
@@ -60,6 +69,7 @@ impl App {
         Ok(App {
             shared: Arc::new(Shared::new(state)),
             base_url: Arc::new(base_url),
+            slow_requests: TaskTracker::new(),
         })
     }
 
@@ -212,6 +222,9 @@ impl SimHandle {
         } {
             tracing::error!("simulated org task failed: {err}");
         }
+        let slow = &self.inner.app.slow_requests;
+        slow.close();
+        slow.wait().await;
     }
 }
 
@@ -391,12 +404,27 @@ fn transient_response(kind: Transient, path: &str, org_id: &str) -> ApiResponse 
     }
 }
 
+/// Admits a request (see [`admit_now`]) and says how long its answer is held back beyond the
+/// latency when it is drawn to be slow.
 fn admit(
     state: &mut SimState,
     path: &str,
     token: Option<&str>,
     write: bool,
     now: Instant,
+) -> (Admission, Option<Duration>) {
+    let mut slow = None;
+    let admission = admit_now(state, path, token, write, now, &mut slow);
+    (admission, slow)
+}
+
+fn admit_now(
+    state: &mut SimState,
+    path: &str,
+    token: Option<&str>,
+    write: bool,
+    now: Instant,
+    slow: &mut Option<Duration>,
 ) -> Admission {
     if api::route(path) == Route::UnknownVersion {
         state.count(counter::NOT_FOUND);
@@ -421,12 +449,32 @@ fn admit(
     }
     state.api_used += 1;
     state.count(counter::API_REQUESTS);
+    *slow = state.faults.draw_slow();
+    if slow.is_some() {
+        state.count(counter::SLOW);
+        state.count(counter::FAULTS_INJECTED);
+    }
     if let Some(kind) = state.faults.draw_transient() {
         state.count(counter::FAULTS_INJECTED);
         let org_id = state.org.info.id.clone();
         return Admission::Answer(transient_response(kind, path, &org_id));
     }
-    if !write || !state.faults.faults().admin_conflicts {
+    if !write {
+        return Admission::Dispatch {
+            conflict: false,
+            claimed: false,
+        };
+    }
+    // Someone else's admin operation holds the org (drawn for every write, so the sequence
+    // depends only on the order of writes). Counted by the dispatcher, like an overlap.
+    let elsewhere = state.faults.draw_admin_conflict();
+    if elsewhere || state.admin_operation {
+        return Admission::Dispatch {
+            conflict: true,
+            claimed: false,
+        };
+    }
+    if !state.faults.faults().admin_conflicts {
         return Admission::Dispatch {
             conflict: false,
             claimed: false,
@@ -499,30 +547,82 @@ async fn api_entry(
             Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
         }
     };
-    let path = uri.path();
-    let query = uri.query();
-    let write = api::is_write(&method, path, &body);
-    let (admission, latency, dropped, limit_info) = {
+    let write = api::is_write(&method, uri.path(), &body);
+    let (admission, slow, latency, dropped, limit_info) = {
         let mut state = app.shared.lock();
         let (latency, dropped) = network(&mut state);
-        let admission = admit(&mut state, path, bearer(&headers), write, Instant::now());
-        (admission, latency, dropped, state.limit_info())
+        let (admission, slow) = admit(
+            &mut state,
+            uri.path(),
+            bearer(&headers),
+            write,
+            Instant::now(),
+        );
+        (admission, slow, latency, dropped, state.limit_info())
     };
+    let received = Received {
+        method,
+        uri,
+        body,
+        upload,
+    };
+    let finish = finish(
+        Arc::clone(&app.shared),
+        admission,
+        latency.saturating_add(slow.unwrap_or_default()),
+        received,
+        limit_info,
+    );
+    let (response, limit_info) = if slow.is_some() {
+        // Carried out even if the client gives up meanwhile (see the module docs).
+        match app.slow_requests.spawn(finish).await {
+            Ok(answer) => answer,
+            Err(err) => {
+                tracing::error!("a slow request of the simulated org failed: {err}");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        }
+    } else {
+        finish.await
+    };
+    if dropped {
+        connection.kill();
+    }
+    json_response(response.status, response.body.as_ref(), Some(&limit_info))
+}
+
+/// What [`finish`] needs of a request, owned, so that a slow request can outlive its handler.
+struct Received {
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+    upload: Option<UploadResult>,
+}
+
+/// Steps 2 and 3 of the module docs: waits `delay`, then dispatches an admitted request.
+/// Returns the answer and the usage header value to send with it.
+async fn finish(
+    shared: Arc<Shared>,
+    admission: Admission,
+    delay: Duration,
+    received: Received,
+    limit_info: String,
+) -> (ApiResponse, String) {
     let mut claim = WriteClaim {
-        shared: Arc::clone(&app.shared),
+        shared: Arc::clone(&shared),
         armed: matches!(admission, Admission::Dispatch { claimed: true, .. }),
     };
-    sleep(latency).await;
-    let (response, limit_info) = match admission {
+    sleep(delay).await;
+    match admission {
         Admission::Answer(response) => (response, limit_info),
         Admission::Dispatch { conflict, claimed } => {
-            let mut state = app.shared.lock();
+            let mut state = shared.lock();
             let request = ApiRequest {
-                method: &method,
-                path,
-                query,
-                body: &body,
-                upload: upload.as_ref(),
+                method: &received.method,
+                path: received.uri.path(),
+                query: received.uri.query(),
+                body: &received.body,
+                upload: received.upload.as_ref(),
             };
             let response = api::dispatch(
                 &mut state,
@@ -541,9 +641,5 @@ async fn api_entry(
             claim.armed = false;
             (response, limit_info)
         }
-    };
-    if dropped {
-        connection.kill();
     }
-    json_response(response.status, response.body.as_ref(), Some(&limit_info))
 }

@@ -41,6 +41,8 @@ pub mod counter {
     pub const FAULTS_INJECTED: &str = "faults_injected";
     pub const DROPPED: &str = "dropped";
     pub const ADMIN_CONFLICTS: &str = "admin_conflicts";
+    /// API requests answered late (`faults.slow_rate`); also counted in `faults_injected`.
+    pub const SLOW: &str = "slow";
     pub const DEPLOY_REQUEST: &str = "deploy_request";
     pub const DEPLOY_POLL: &str = "deploy_poll";
     /// Every API request that counted toward the daily limit.
@@ -79,6 +81,10 @@ pub struct SimState {
     /// Set while a write (PATCH, or a composite with a PATCH) is being applied, including its
     /// latency; another write arriving meanwhile is an admin conflict.
     pub write_in_progress: bool,
+    /// Set while someone else's admin operation holds the org (an admin saving or deploying in
+    /// Setup, `AdminAction::SetAdminOperation`): every API write meanwhile is refused with
+    /// "admin operation already in progress".
+    pub admin_operation: bool,
     /// Metadata API deploys and the simulated test behaviour.
     pub deploys: Deploys,
     /// The org's `instance_url` (set by the server once it is bound; used in deploy URLs).
@@ -109,6 +115,7 @@ impl SimState {
             api_max: scenario.limits.daily_api_requests,
             counters: BTreeMap::new(),
             write_in_progress: false,
+            admin_operation: false,
             deploys: Deploys::new(scenario.deploy.clone()),
             instance_url: String::new(),
             tokens: HashMap::new(),

@@ -1,10 +1,10 @@
 //! Fault injection over HTTP: transient errors, dropped connections, admin conflicts,
-//! latency.
+//! latency, slow answers and someone else's admin operation.
 
 use std::time::Duration;
 
 use super::*;
-use crate::sim::Faults;
+use crate::sim::{AdminAction, Faults};
 
 /// Status codes of `n` limits requests.
 async fn statuses(org: &Org, n: usize) -> Vec<(u16, String)> {
@@ -279,4 +279,170 @@ async fn every_refused_patch_is_counted_alike() {
     assert_eq!(counters["faults_injected"], 3);
     assert_eq!(counters["composite_subrequest"], 2);
     assert_eq!(counters["api_requests"], 3);
+}
+
+/// A PATCH of flow `id` to no active version that gives up after `timeout`.
+async fn patch_with_timeout(
+    org: &Org,
+    id: &str,
+    timeout: Duration,
+) -> Result<reqwest::Response, reqwest::Error> {
+    org.http
+        .patch(
+            org.handle
+                .base_url()
+                .join(&format!("{V}/tooling/sobjects/FlowDefinition/{id}"))
+                .unwrap(),
+        )
+        .bearer_auth(&org.token)
+        .timeout(timeout)
+        .json(&json!({"Metadata": {"activeVersionNumber": 0}}))
+        .send()
+        .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_write_lands_after_the_client_gave_up_and_holds_the_org_until_then() {
+    let org = Org::mixed().await;
+    org.handle.set_faults(Faults {
+        slow_rate: 1.0,
+        slow_delay: Duration::from_secs(2),
+        ..Faults::default()
+    });
+    let first = org.flow_id("Account_After_Save");
+    let second = org.flow_id("Contact_After_Save");
+    let started = tokio::time::Instant::now();
+    let gave_up = patch_with_timeout(&org, &first, Duration::from_millis(200)).await;
+    assert!(
+        gave_up.as_ref().is_err_and(reqwest::Error::is_timeout),
+        "{gave_up:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Not carried out yet, and the org is busy with it: another write is refused.
+    assert_eq!(org.flow("Account_After_Save")["active_version"], 2);
+    org.handle.set_faults(Faults::default());
+    let refused = org
+        .patch(
+            &format!("{V}/tooling/sobjects/FlowDefinition/{second}"),
+            json!({"Metadata": {"activeVersionNumber": 0}}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(refused.message(), "admin operation already in progress");
+    // Once the delay is over the abandoned write lands, and the org takes writes again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        org.flow("Account_After_Save")["active_version"],
+        Value::Null
+    );
+    let accepted = org
+        .patch(
+            &format!("{V}/tooling/sobjects/FlowDefinition/{second}"),
+            json!({"Metadata": {"activeVersionNumber": 0}}),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::NO_CONTENT);
+    let counters = org.handle.counters();
+    assert_eq!(counters["slow"], 1);
+    assert_eq!(counters["sobject_patch"], 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_read_answers_late_and_a_patient_client_gets_it() {
+    let org = Org::mixed().await;
+    org.handle.set_faults(Faults {
+        seed: 5,
+        slow_rate: 1.0,
+        slow_delay: Duration::from_secs(3),
+        ..Faults::default()
+    });
+    let url = org.handle.base_url().join(&format!("{V}/limits")).unwrap();
+    let gave_up = org
+        .http
+        .get(url)
+        .bearer_auth(&org.token)
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(gave_up.is_err_and(|err| err.is_timeout()));
+    let started = tokio::time::Instant::now();
+    assert_eq!(org.get(&format!("{V}/limits")).await.status, StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    assert_eq!(org.handle.counters()["slow"], 2);
+    // The shutdown waits for slow requests still being carried out.
+    org.handle.shutdown().await;
+}
+
+#[test]
+fn slow_answers_need_a_delay() {
+    let faults = Faults {
+        slow_rate: 0.1,
+        ..Faults::default()
+    };
+    let error = faults.validate().unwrap_err();
+    assert!(error.contains("faults.slow_delay"), "{error}");
+    let bad_rate = Faults {
+        admin_conflict_rate: -0.5,
+        ..Faults::default()
+    };
+    assert!(
+        bad_rate
+            .validate()
+            .unwrap_err()
+            .contains("faults.admin_conflict_rate")
+    );
+}
+
+#[tokio::test]
+async fn someone_elses_admin_operation_refuses_every_write_until_it_ends() {
+    let org = Org::mixed().await;
+    let id = org.flow_id("Account_After_Save");
+    let url = format!("{V}/tooling/sobjects/FlowDefinition/{id}");
+    let off = json!({"Metadata": {"activeVersionNumber": 0}});
+    org.handle
+        .admin(AdminAction::SetAdminOperation { in_progress: true })
+        .unwrap();
+    for _ in 0..3 {
+        let refused = org.patch(&url, off.clone()).await;
+        assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(refused.error_code(), "UNKNOWN_EXCEPTION");
+        assert_eq!(refused.message(), "admin operation already in progress");
+    }
+    // Reads go on.
+    assert_eq!(org.get(&url).await.status, StatusCode::OK);
+    assert_eq!(org.flow("Account_After_Save")["active_version"], 2);
+    org.handle
+        .admin(AdminAction::SetAdminOperation { in_progress: false })
+        .unwrap();
+    assert_eq!(org.patch(&url, off).await.status, StatusCode::NO_CONTENT);
+    let counters = org.handle.counters();
+    assert_eq!(counters["admin_conflicts"], 3);
+    assert_eq!(counters["sobject_patch"], 1);
+}
+
+#[tokio::test]
+async fn a_rate_of_admin_conflicts_refuses_that_share_of_writes_and_no_read() {
+    let org = Org::mixed().await;
+    org.handle.set_faults(Faults {
+        seed: 9,
+        admin_conflict_rate: 0.5,
+        ..Faults::default()
+    });
+    let id = org.flow_id("Account_After_Save");
+    let url = format!("{V}/tooling/sobjects/FlowDefinition/{id}");
+    let mut refused = 0;
+    for _ in 0..40 {
+        assert_eq!(org.get(&url).await.status, StatusCode::OK);
+        let answer = org
+            .patch(&url, json!({"Metadata": {"activeVersionNumber": 2}}))
+            .await;
+        if answer.status == StatusCode::INTERNAL_SERVER_ERROR {
+            assert_eq!(answer.message(), "admin operation already in progress");
+            refused += 1;
+        } else {
+            assert_eq!(answer.status, StatusCode::NO_CONTENT);
+        }
+    }
+    assert!((8..=32).contains(&refused), "{refused} of 40 refused");
+    assert_eq!(org.handle.counters()["admin_conflicts"], refused);
 }
