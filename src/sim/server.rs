@@ -453,8 +453,12 @@ fn admit_now(
     if slow.is_some() {
         state.count(counter::SLOW);
         state.count(counter::FAULTS_INJECTED);
+        if write {
+            state.count(counter::SLOW_WRITES);
+        }
     }
     if let Some(kind) = state.faults.draw_transient() {
+        state.count(counter::TRANSIENT);
         state.count(counter::FAULTS_INJECTED);
         let org_id = state.org.info.id.clone();
         return Admission::Answer(transient_response(kind, path, &org_id));

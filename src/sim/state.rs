@@ -43,6 +43,11 @@ pub mod counter {
     pub const ADMIN_CONFLICTS: &str = "admin_conflicts";
     /// API requests answered late (`faults.slow_rate`); also counted in `faults_injected`.
     pub const SLOW: &str = "slow";
+    /// API requests answered with an injected transient error (`faults.transient_error_rate`);
+    /// also counted in `faults_injected`.
+    pub const TRANSIENT: &str = "transient";
+    /// The writes among `slow`.
+    pub const SLOW_WRITES: &str = "slow_writes";
     pub const DEPLOY_REQUEST: &str = "deploy_request";
     pub const DEPLOY_POLL: &str = "deploy_poll";
     /// Every API request that counted toward the daily limit.

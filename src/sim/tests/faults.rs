@@ -47,7 +47,9 @@ async fn transient_errors_are_deterministic_for_a_seed() {
         ..Faults::default()
     });
     assert_eq!(statuses(&org, 40).await, first);
-    assert!(org.handle.counters()["faults_injected"] >= 5);
+    let counters = org.handle.counters();
+    assert!(counters["faults_injected"] >= 5);
+    assert_eq!(counters["transient"], counters["faults_injected"]);
 }
 
 #[tokio::test]
@@ -344,6 +346,7 @@ async fn a_slow_write_lands_after_the_client_gave_up_and_holds_the_org_until_the
     assert_eq!(accepted.status, StatusCode::NO_CONTENT);
     let counters = org.handle.counters();
     assert_eq!(counters["slow"], 1);
+    assert_eq!(counters["slow_writes"], 1);
     assert_eq!(counters["sobject_patch"], 2);
 }
 
@@ -369,6 +372,7 @@ async fn a_slow_read_answers_late_and_a_patient_client_gets_it() {
     assert_eq!(org.get(&format!("{V}/limits")).await.status, StatusCode::OK);
     assert!(started.elapsed() >= Duration::from_secs(3));
     assert_eq!(org.handle.counters()["slow"], 2);
+    assert!(!org.handle.counters().contains_key("slow_writes"));
     // The shutdown waits for slow requests still being carried out.
     org.handle.shutdown().await;
 }
