@@ -19,6 +19,12 @@
 //! written back with the `Metadata` just read, so an edit made during the window survives.
 //! Writes to one org are serialised by the engine's lock; different orgs run in parallel.
 //!
+//! A converge that stops part-way (no API calls left, a read that keeps failing) leaves every
+//! row where it was and writes the reason on each live row not where the holds want it (a
+//! `Paused` row whose restore is due included), so `status` names all of them; a pause reads
+//! and journals all its kinds before its first write, so that is everything it did not
+//! finish.
+//!
 //! Apex triggers are written by a Metadata API deploy of their body as just read with the new
 //! status: all triggers of one org that change together go in one deploy (one for pausing,
 //! one for restoring), which is all-or-nothing and, in production, runs tests
@@ -335,15 +341,23 @@ impl OrgEngine {
                 .filter(|id| !applied.contains(id))
                 .collect()
         };
-        if !new_holds.is_empty() {
-            progress(self.progress(Phase::Discovering, 0, 0));
-            let candidates = self.candidates(&holds, &journal, &mut outcome).await?;
-            self.pause_new(candidates, now, progress, &mut outcome)
-                .await?;
-            self.mark_applied(&new_holds);
+        let work = async {
+            if !new_holds.is_empty() {
+                progress(self.progress(Phase::Discovering, 0, 0));
+                let candidates = self.candidates(&holds, &journal, &mut outcome).await?;
+                self.pause_new(candidates, now, progress, &mut outcome)
+                    .await?;
+                self.mark_applied(&new_holds);
+            }
+            self.settle_journal(&holds, now, progress, &mut outcome)
+                .await
+        };
+        if let Err(error) = work.await {
+            if !matches!(error, EngineError::Store(_)) {
+                self.record_stop(&holds, &error, now).await?;
+            }
+            return Err(error);
         }
-        self.settle_journal(&holds, now, progress, &mut outcome)
-            .await?;
         // Quiet on the periodic tick when nothing happened; loud when something did.
         if outcome.paused + outcome.restored > 0 || !outcome.is_clean() {
             info!(
@@ -358,6 +372,54 @@ impl OrgEngine {
             debug!(org = %self.org, "converged; nothing to do");
         }
         Ok(outcome)
+    }
+
+    /// Names, in the journal, what a converge that stopped part-way left unfinished: each
+    /// live row not where the holds want it, and with no error of its own, gets the reason
+    /// the converge stopped (no attempt is counted, so the row is tried again as soon as a
+    /// converge gets that far). `status` then lists every one of them with the reason: without
+    /// this, a pause or a restore stopped by the daily API limit showed its components as
+    /// paused or in flight, named nowhere. A row keeps its step, so the table in the module
+    /// docs settles it as before (a paused row restored later still detects a change made
+    /// meanwhile).
+    async fn record_stop(
+        &self,
+        holds: &[Hold],
+        error: &EngineError,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        let mut updates: Vec<StepUpdate> = Vec::new();
+        for entry in self.store.journal(&self.org).await? {
+            let covered = holds
+                .iter()
+                .any(|hold| covers(hold, entry.key.kind, entry.object.as_deref()));
+            let unfinished = match entry.step {
+                Step::Pausing | Step::Restoring => true,
+                Step::Paused => !covered,
+                Step::Restored | Step::Failed | Step::Conflict => continue,
+            };
+            match (unfinished, entry.last_error.is_some()) {
+                (true, false) => {
+                    updates.push(self.update(&entry, entry.step, Some(message.clone()), None));
+                }
+                // A paused row an earlier stop named while its restore was due, wanted
+                // paused again by a newer hold: it is where it should be.
+                (false, true) => updates.push(self.update(&entry, Step::Paused, None, None)),
+                _ => {}
+            }
+        }
+        if !updates.is_empty() {
+            warn!(org = %self.org, error = %message, "stopped part-way; status names each component left unfinished");
+            self.store.update_steps(&updates, now).await?;
+        }
+        Ok(())
     }
 
     fn applied_holds(&self) -> BTreeSet<HoldId> {
@@ -432,8 +494,15 @@ impl OrgEngine {
         Ok(candidates)
     }
 
-    /// Journals and pauses components not paused yet: read the current state, record it as
-    /// the prior state (one transaction for the batch), then write and verify.
+    /// Journals and pauses components not paused yet: read the current state of every kind,
+    /// record it as the prior state (one transaction for all of them), then write and verify
+    /// kind by kind.
+    ///
+    /// Every kind is read and journaled before the first write, so a pause that stops
+    /// part-way (the daily API limit runs out, a write keeps failing) leaves each component it
+    /// did not finish in the journal, where `status` names it and the next converge finishes
+    /// it. Journaled kind by kind, a stop left the later kinds untouched and named nowhere,
+    /// with the org half-paused.
     async fn pause_new(
         &self,
         candidates: Vec<Component>,
@@ -442,7 +511,8 @@ impl OrgEngine {
         outcome: &mut Outcome,
     ) -> Result<(), EngineError> {
         let total = candidates.len() as u64;
-        let mut done = 0;
+        let mut entries: Vec<NewJournalEntry> = Vec::new();
+        let mut kinds: Vec<KindToPause> = Vec::new();
         for kind in SWITCHED_KINDS {
             let batch: Vec<&Component> = candidates.iter().filter(|c| c.kind == kind).collect();
             if batch.is_empty() {
@@ -457,46 +527,54 @@ impl OrgEngine {
             };
             // Only components still active right now are journaled: one deactivated (or
             // deleted) since discovery has nothing to pause and nothing to restore.
-            let entries: Vec<NewJournalEntry> = batch
-                .iter()
-                .filter_map(|component| {
-                    let state = current.get(&component.id)?;
-                    if state.activation == paused {
-                        return None;
-                    }
-                    Some(NewJournalEntry {
-                        key: self.key(kind, &component.id),
-                        api_name: component.api_name.clone(),
-                        object: component.object.clone(),
-                        prior_state: to_json(state.activation),
-                        set_state: to_json(paused),
-                    })
+            let first = entries.len();
+            entries.extend(batch.iter().filter_map(|component| {
+                let state = current.get(&component.id)?;
+                if state.activation == paused {
+                    return None;
+                }
+                Some(NewJournalEntry {
+                    key: self.key(kind, &component.id),
+                    api_name: component.api_name.clone(),
+                    object: component.object.clone(),
+                    prior_state: to_json(state.activation),
+                    set_state: to_json(paused),
                 })
-                .collect();
-            outcome.unchanged += (batch.len() - entries.len()) as u64;
-            if entries.is_empty() {
-                continue;
-            }
-            // Write-ahead: the prior states are durable before anything changes remotely.
+            }));
+            outcome.unchanged += (batch.len() - (entries.len() - first)) as u64;
+            kinds.push(KindToPause {
+                kind,
+                paused,
+                components: batch.len() as u64,
+                current,
+                entries: first..entries.len(),
+            });
+        }
+        // Write-ahead: the prior states are durable before anything changes remotely.
+        if !entries.is_empty() {
             self.store.record_pausing(&entries, now).await?;
-            let targets: Vec<Named<'_>> = entries
+        }
+        let mut done = 0;
+        for to_pause in &kinds {
+            let targets: Vec<Named<'_>> = entries[to_pause.entries.clone()]
                 .iter()
                 .filter_map(|entry| {
                     Some(Named {
                         target: Target {
                             id: &entry.key.sf_id,
-                            to: paused,
-                            current: current.get(&entry.key.sf_id)?,
+                            to: to_pause.paused,
+                            current: to_pause.current.get(&entry.key.sf_id)?,
                         },
                         api_name: &entry.api_name,
                     })
                 })
                 .collect();
-            let settled = self
-                .write_and_verify(kind, &targets, Step::Paused, now, outcome)
-                .await?;
-            outcome.paused += settled;
-            done += batch.len() as u64;
+            if !targets.is_empty() {
+                outcome.paused += self
+                    .write_and_verify(to_pause.kind, &targets, Step::Paused, now, outcome)
+                    .await?;
+            }
+            done += to_pause.components;
             progress(self.progress(Phase::Pausing, done, total));
         }
         Ok(())
@@ -514,6 +592,7 @@ impl OrgEngine {
         // Read afresh: the pause just made may have settled or added rows.
         let journal = self.store.journal(&self.org).await?;
         let mut work: Vec<(JournalEntry, Desired)> = Vec::new();
+        let mut cleared: Vec<StepUpdate> = Vec::new();
         for entry in journal {
             if !is_live(entry.step) || !SWITCHED_KINDS.contains(&entry.key.kind) {
                 continue;
@@ -526,8 +605,12 @@ impl OrgEngine {
             } else {
                 Desired::Restored
             };
-            // A confirmed pause that is still wanted needs no call at all.
+            // A confirmed pause that is still wanted needs no call at all. Its error, if any,
+            // is a stopped restore's (see `record_stop`) that is no longer due.
             if entry.step == Step::Paused && desired == Desired::Paused {
+                if entry.last_error.is_some() {
+                    cleared.push(self.update(&entry, Step::Paused, None, None));
+                }
                 continue;
             }
             if !due(&entry, now) {
@@ -535,6 +618,7 @@ impl OrgEngine {
             }
             work.push((entry, desired));
         }
+        self.store.update_steps(&cleared, now).await?;
         let total = work.len() as u64;
         let mut done = 0;
         for kind in SWITCHED_KINDS {
@@ -678,7 +762,16 @@ impl OrgEngine {
             }
             Batch::Unknown(message) => {
                 // The batch's fate is unknown: record it on every row, which stays in its
-                // step and is settled from the remote state on the next converge.
+                // step and is settled from the remote state on the next converge. Each is
+                // also a failure of this converge: without it, `pause now` and `resume`
+                // reported success (exit 0) while, e.g., a trigger deploy whose answer was
+                // lost had switched nothing.
+                outcome.failed.extend(targets.iter().map(|target| Issue {
+                    kind,
+                    id: target.id.to_owned(),
+                    api_name: names.get(target.id).copied().unwrap_or_default().to_owned(),
+                    message: message.clone(),
+                }));
                 let updates: Vec<StepUpdate> = targets
                     .iter()
                     .map(|target| StepUpdate {
@@ -1206,6 +1299,17 @@ fn deploy_failure(finished: &DeployOutcome) -> String {
     }));
     parts.extend(finished.coverage_warnings.iter().cloned());
     parts.join("; ")
+}
+
+/// One kind of a pause between its read and its writes: the states read and its rows of
+/// the pause's journal entries.
+struct KindToPause {
+    kind: Kind,
+    paused: Activation,
+    /// Candidates of this kind, journaled or not (progress counts them all).
+    components: u64,
+    current: BTreeMap<String, Current>,
+    entries: std::ops::Range<usize>,
 }
 
 /// A write target with the component's name, for reports.

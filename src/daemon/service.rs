@@ -259,9 +259,7 @@ impl Service {
             holds.push(hold);
         }
         self.holds_changed();
-        let reports = self
-            .converge_orgs(&orgs, now, progress, Until::DeploysDone)
-            .await;
+        let reports = self.converge_for_command(&orgs, now, progress).await;
         for (hold, report) in holds.iter().zip(&reports) {
             self.record(
                 actor,
@@ -343,8 +341,7 @@ impl Service {
         self.holds_changed();
         let in_force = holds.iter().all(|hold| hold.in_force_at(now));
         let reports = if in_force {
-            self.converge_orgs(&orgs, now, progress, Until::DeploysDone)
-                .await
+            self.converge_for_command(&orgs, now, progress).await
         } else {
             Vec::new()
         };
@@ -428,9 +425,7 @@ impl Service {
                 touched.into_iter().collect()
             }
         };
-        let reports = self
-            .converge_orgs(&touched, now, progress, Until::DeploysDone)
-            .await;
+        let reports = self.converge_for_command(&touched, now, progress).await;
         for report in &reports {
             let held: Vec<i64> = released
                 .iter()
@@ -741,6 +736,28 @@ impl Service {
             }
             Some(error) => last.insert(org.to_owned(), error.clone()).as_ref() != Some(&error),
         }
+    }
+
+    /// [`Service::converge_orgs`] for a command, until its deploys are done. How each org's
+    /// converge ended is also what `status` says about the org until the next pass: an org a
+    /// command found out of API calls shows as stopped at once, not only after the next tick
+    /// (up to 30 s later), and one it finished no longer shows an old error.
+    async fn converge_for_command(
+        &self,
+        orgs: &[String],
+        now: Timestamp,
+        progress: ProgressFn,
+    ) -> Vec<OrgReport> {
+        let reports = self
+            .converge_orgs(orgs, now, progress, Until::DeploysDone)
+            .await;
+        for report in &reports {
+            let error = report.result.as_ref().err().map(|error| error_chain(error));
+            if self.remember_error(&report.org, error.clone()) {
+                warn!(org = %report.org, error = error.as_deref().unwrap_or_default(), "stopped; retrying on every tick");
+            }
+        }
+        reports
     }
 
     /// Converges `orgs` concurrently (each engine serialises its own writes) and returns the

@@ -71,8 +71,10 @@ pub fn org_state(
         let erring = entry.last_error.is_some();
         let counts = &mut state.counts;
         match entry.step {
+            // A paused component whose restore was stopped (see `OrgEngine::converge`) is
+            // not where it should be: counted and listed as failed until it is restored.
+            Step::Paused | Step::Pausing | Step::Restoring if erring => counts.failed += 1,
             Step::Paused => counts.paused += 1,
-            Step::Pausing | Step::Restoring if erring => counts.failed += 1,
             Step::Pausing => counts.pausing += 1,
             Step::Restoring => counts.restoring += 1,
             Step::Failed => counts.failed += 1,
@@ -80,7 +82,7 @@ pub fn org_state(
             Step::Restored => {}
         }
         match entry.step {
-            Step::Failed | Step::Pausing | Step::Restoring if erring => {
+            Step::Failed | Step::Paused | Step::Pausing | Step::Restoring if erring => {
                 state
                     .failures
                     .push(issue(entry, entry.last_error.as_deref()));
@@ -279,5 +281,21 @@ mod tests {
         assert_eq!(state.conflicts.len(), LISTED_MAX, "the list is capped");
         assert_eq!(state.conflicts[0].api_name, "Flow0000");
         assert!(state.deploys.is_empty());
+    }
+
+    #[test]
+    fn a_paused_component_whose_restore_was_stopped_is_a_failure_not_paused() {
+        let journal = vec![
+            row(Kind::Flow, "StillWanted", Step::Paused),
+            erring(
+                row(Kind::Flow, "RestoreDue", Step::Paused),
+                "org `prod` has no API calls left today",
+            ),
+        ];
+        let state = org_state(&journal, None, None);
+        assert_eq!((state.counts.paused, state.counts.failed), (1, 1));
+        assert_eq!(state.failures.len(), 1);
+        assert_eq!(state.failures[0].api_name, "RestoreDue");
+        assert!(state.failures[0].message.contains("no API calls left"));
     }
 }
