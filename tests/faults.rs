@@ -1320,3 +1320,31 @@ async fn pause_now_out_of_calls_says_so_and_status_names_what_is_not_paused() {
     );
     setup.sim.shutdown().await;
 }
+
+/// In-process (engine), as above, aimed at the case a client cannot know the outcome of: half
+/// the writes are answered 500 ms late and the client gives up after 200 ms. Each write lands after
+/// the client gave up and holds the org meanwhile, so the retries meet "admin operation
+/// already in progress"; the engine reports those components as failed, finds on a later
+/// converge that the write landed and settles them from the org (never gives one up), and the
+/// org ends exact. (Half the writes, not all: each slow one costs the client its 200 ms.)
+#[tokio::test]
+async fn writes_that_land_after_the_client_gave_up_are_settled_from_the_org() {
+    let counters = matrix(
+        "half the writes 500 ms late, client timeout 200 ms",
+        Faults {
+            seed: 61,
+            slow_write_rate: 0.5,
+            slow_delay: Duration::from_millis(500),
+            ..Faults::default()
+        },
+        Duration::from_millis(200),
+    )
+    .await;
+    let slow_writes = counter(&counters, "slow_writes");
+    assert!(slow_writes > 0, "{counters:?}");
+    assert_eq!(
+        counter(&counters, "slow"),
+        slow_writes,
+        "reads are not slow"
+    );
+}

@@ -3,8 +3,8 @@
 //! [`Faults`] is the configuration (the scenario's `[faults]` table, `SimHandle::set_faults`,
 //! `POST /__sim/faults`). [`FaultEngine`] draws the decisions from seeded RNGs that live
 //! behind the org's mutex, so a fixed seed and a fixed request sequence give the same faults
-//! every run. Drops, transient errors, slow answers and admin conflicts each use their own
-//! stream derived from the one seed, so each sequence depends only on the order of the
+//! every run. Drops, transient errors, slow answers, slow writes and admin conflicts each use
+//! their own stream derived from the one seed, so each sequence depends only on the order of the
 //! requests it is drawn for (a token call in between does not shift the transient sequence,
 //! and turning slow answers on does not shift it either).
 
@@ -50,7 +50,13 @@ pub struct Faults {
     /// holds the org's "admin operation in progress" marker for the whole delay.
     #[serde(default)]
     pub slow_rate: f64,
-    /// How long a slow answer takes (on top of `latency`); required when `slow_rate` is set.
+    /// Share (0.0–1.0) of writes answered only after `slow_delay`, on top of `slow_rate`:
+    /// saving setup metadata is what Salesforce is slowest at, and a slow write is the case
+    /// whose outcome a client that gave up cannot know.
+    #[serde(default)]
+    pub slow_write_rate: f64,
+    /// How long a slow answer takes (on top of `latency`); required when `slow_rate` or
+    /// `slow_write_rate` is set.
     #[serde(default, with = "human_duration")]
     pub slow_delay: Duration,
     /// Access tokens expire this long after they were issued (absent: never).
@@ -75,6 +81,7 @@ impl Default for Faults {
             admin_conflicts: true,
             admin_conflict_rate: 0.0,
             slow_rate: 0.0,
+            slow_write_rate: 0.0,
             slow_delay: Duration::ZERO,
             token_ttl: None,
             token_requests: 0,
@@ -90,6 +97,7 @@ impl Faults {
             ("drop_rate", self.drop_rate),
             ("admin_conflict_rate", self.admin_conflict_rate),
             ("slow_rate", self.slow_rate),
+            ("slow_write_rate", self.slow_write_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!(
@@ -97,12 +105,16 @@ impl Faults {
                 ));
             }
         }
-        if self.slow_rate > 0.0 && self.slow_delay.is_zero() {
-            return Err(format!(
-                "faults.slow_rate is {} but faults.slow_delay is 0s; set slow_delay to how long \
-                 a slow answer takes (e.g. \"2s\")",
-                self.slow_rate
-            ));
+        for (key, rate) in [
+            ("slow_rate", self.slow_rate),
+            ("slow_write_rate", self.slow_write_rate),
+        ] {
+            if rate > 0.0 && self.slow_delay.is_zero() {
+                return Err(format!(
+                    "faults.{key} is {rate} but faults.slow_delay is 0s; set slow_delay to how \
+                     long a slow answer takes (e.g. \"2s\")"
+                ));
+            }
         }
         Ok(())
     }
@@ -115,6 +127,7 @@ impl Faults {
             &mut self.drop_rate,
             &mut self.admin_conflict_rate,
             &mut self.slow_rate,
+            &mut self.slow_write_rate,
         ] {
             *rate = if rate.is_nan() {
                 0.0
@@ -140,6 +153,7 @@ pub struct FaultEngine {
     drop_rng: StdRng,
     transient_rng: StdRng,
     slow_rng: StdRng,
+    slow_write_rng: StdRng,
     admin_rng: StdRng,
     next_transient: Transient,
 }
@@ -151,6 +165,7 @@ impl FaultEngine {
             drop_rng: StdRng::seed_from_u64(faults.seed ^ 0xD509_D509),
             transient_rng: StdRng::seed_from_u64(faults.seed),
             slow_rng: StdRng::seed_from_u64(faults.seed ^ 0x5104_5104),
+            slow_write_rng: StdRng::seed_from_u64(faults.seed ^ 0x5104_3717),
             admin_rng: StdRng::seed_from_u64(faults.seed ^ 0xAD31_AD31),
             faults,
             next_transient: Transient::ServerUnavailable,
@@ -188,10 +203,15 @@ impl FaultEngine {
     }
 
     /// How long this API request's answer is held back beyond the latency, if it is slow.
-    /// Drawn once per API request.
-    pub fn draw_slow(&mut self) -> Option<Duration> {
+    /// Drawn once per API request, and once more from its own stream for every write.
+    pub fn draw_slow(&mut self, write: bool) -> Option<Duration> {
         let roll: f64 = self.slow_rng.random();
-        (roll < self.faults.slow_rate).then_some(self.faults.slow_delay)
+        let mut slow = roll < self.faults.slow_rate;
+        if write {
+            let roll: f64 = self.slow_write_rng.random();
+            slow |= roll < self.faults.slow_write_rate;
+        }
+        slow.then_some(self.faults.slow_delay)
     }
 
     /// Whether someone else's admin operation refuses this write. Drawn once per write.

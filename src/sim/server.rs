@@ -449,7 +449,7 @@ fn admit_now(
     }
     state.api_used += 1;
     state.count(counter::API_REQUESTS);
-    *slow = state.faults.draw_slow();
+    *slow = state.faults.draw_slow(write);
     if slow.is_some() {
         state.count(counter::SLOW);
         state.count(counter::FAULTS_INJECTED);

@@ -450,3 +450,33 @@ async fn a_rate_of_admin_conflicts_refuses_that_share_of_writes_and_no_read() {
     assert!((8..=32).contains(&refused), "{refused} of 40 refused");
     assert_eq!(org.handle.counters()["admin_conflicts"], refused);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_write_rate_slows_writes_only() {
+    let org = Org::mixed().await;
+    org.handle.set_faults(Faults {
+        slow_write_rate: 1.0,
+        slow_delay: Duration::from_secs(2),
+        ..Faults::default()
+    });
+    let id = org.flow_id("Account_After_Save");
+    let started = tokio::time::Instant::now();
+    let read = org
+        .get(&format!("{V}/tooling/sobjects/FlowDefinition/{id}"))
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "reads are not slow"
+    );
+    let gave_up = patch_with_timeout(&org, &id, Duration::from_millis(200)).await;
+    assert!(gave_up.is_err_and(|err| err.is_timeout()));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        org.flow("Account_After_Save")["active_version"],
+        Value::Null,
+        "the write landed after the client gave up"
+    );
+    let counters = org.handle.counters();
+    assert_eq!((counters["slow"], counters["slow_writes"]), (1, 1));
+}
