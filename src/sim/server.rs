@@ -31,9 +31,8 @@ use axum::routing::{any, get, post};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
-use tokio_util::task::TaskTracker;
 use url::Url;
 
 use super::admin::{self, AdminAction};
@@ -58,7 +57,7 @@ pub struct App {
     /// `http://127.0.0.1:PORT`, the org's "My Domain".
     pub base_url: Arc<Url>,
     /// Slow requests being carried out (see the module docs); waited for on shutdown.
-    pub slow_requests: TaskTracker,
+    pub slow_requests: Arc<std::sync::Mutex<JoinSet<()>>>,
 }
 
 impl App {
@@ -69,7 +68,7 @@ impl App {
         Ok(App {
             shared: Arc::new(Shared::new(state)),
             base_url: Arc::new(base_url),
-            slow_requests: TaskTracker::new(),
+            slow_requests: Arc::default(),
         })
     }
 
@@ -222,9 +221,8 @@ impl SimHandle {
         } {
             tracing::error!("simulated org task failed: {err}");
         }
-        let slow = &self.inner.app.slow_requests;
-        slow.close();
-        slow.wait().await;
+        let mut slow = std::mem::take(&mut *lock_tasks(&self.inner.app.slow_requests));
+        while slow.join_next().await.is_some() {}
     }
 }
 
@@ -578,13 +576,20 @@ async fn api_entry(
         limit_info,
     );
     let (response, limit_info) = if slow.is_some() {
-        // Carried out even if the client gives up meanwhile (see the module docs).
-        match app.slow_requests.spawn(finish).await {
+        // Carried out even if the client gives up meanwhile (see the module docs): the task
+        // outlives this handler, which only waits for the answer.
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        {
+            let mut tasks = lock_tasks(&app.slow_requests);
+            while tasks.try_join_next().is_some() {}
+            tasks.spawn(async move {
+                let _ = answer.send(finish.await);
+            });
+        }
+        match answered.await {
             Ok(answer) => answer,
-            Err(err) => {
-                tracing::error!("a slow request of the simulated org failed: {err}");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
+            // Only when the server shuts down mid-request.
+            Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
         }
     } else {
         finish.await
@@ -593,6 +598,13 @@ async fn api_entry(
         connection.kill();
     }
     json_response(response.status, response.body.as_ref(), Some(&limit_info))
+}
+
+/// Locks the set of slow requests; a panic while it was held left it usable.
+fn lock_tasks(tasks: &std::sync::Mutex<JoinSet<()>>) -> std::sync::MutexGuard<'_, JoinSet<()>> {
+    tasks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What [`finish`] needs of a request, owned, so that a slow request can outlive its handler.
