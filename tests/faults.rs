@@ -316,9 +316,8 @@ impl Org {
         let not_in_status: Vec<&String> = unfinished.difference(&by_status).collect();
         assert!(
             not_in_status.is_empty() || untouched_org,
-            "{what}: {} components are not {} and `status` does not name them: {:?}
-             result: {}
-status counts: {:?}",
+            "{what}: {} components are not {} and `status` does not name them: {:?}\n\
+             result: {}\nstatus counts: {:?}",
             not_in_status.len(),
             want.as_str(),
             self.names(not_in_status.iter().copied()),
