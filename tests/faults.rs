@@ -670,11 +670,11 @@ async fn answers_slower_than_the_client_timeout_end_exact() {
         Duration::from_millis(200),
     )
     .await;
-    let slow = counter(&counters, "slow");
-    let slow_writes = counter(&counters, "slow_writes");
+    // Slow reads for sure; slow writes most runs (which requests are slow varies with the
+    // order of discovery's concurrent reads). The next test makes half the writes slow.
     assert!(
-        slow_writes > 0 && slow > slow_writes,
-        "both slow reads and slow writes: {counters:?}"
+        counter(&counters, "slow") > counter(&counters, "slow_writes"),
+        "slow reads: {counters:?}"
     );
 }
 
@@ -1128,7 +1128,7 @@ async fn the_daily_limit_running_out_mid_pause_stops_the_org_and_the_restore_sti
     assert_eq!(status.orgs[ORG].error, None, "no longer stopped");
     println!(
         "fault matrix: daily limit out mid-pause: {paused} paused, {} reported unpaused, \
-         {per_pass:?} calls per pass while out, hold expired meanwhile, restored on the new \
+         calls per pass while out: {per_pass:?}, hold expired meanwhile, restored on the new \
          day, exact",
         unpaused.len(),
     );
@@ -1244,7 +1244,7 @@ async fn the_daily_limit_running_out_mid_restore_is_reported_and_finished_on_the
     assert_eq!(org_state(&org.sim), org.before, "exact");
     println!(
         "fault matrix: daily limit out mid-restore: {} of {} components reported still paused, \
-         {per_pass} calls per pass while out, restored on the new day, exact",
+         calls per pass while out: {per_pass}, restored on the new day, exact",
         still_paused.len(),
         org.planned.len(),
     );
