@@ -10,6 +10,10 @@
 //! the read each batch's write-ahead waits for, the first and last write of every kind and
 //! the request after them, the trigger deploy's start and each of its polls.
 //!
+//! A production org differs from a sandbox only in its trigger deploys (they run tests), so
+//! the production matrix crashes at the trigger steps, the first and last request and each
+//! kind's first write; the sandbox matrix at every boundary.
+//!
 //! A case crashes a pause at one point and the restore that follows at another (each
 //! restarted and finished before the next step), so every point costs half a case. After
 //! the pause the org must equal the uncrashed run's paused org with every pausable
@@ -19,7 +23,7 @@
 //! daemon was killed did not report success.
 //!
 //! `PAUSEPLAY_CRASH_MATRIX_ALL=1` crashes at every request of both phases in both modes
-//! (146 points, 73 cases per org type) instead of the chosen boundaries.
+//! (146 points in 86 cases per org type) instead of the chosen boundaries.
 
 mod common;
 
@@ -36,9 +40,10 @@ use common::daemon::{DEADLINE, DaemonProcess, Setup, cli, org_state, status};
 /// Set to crash at every request of both phases in both modes.
 const ALL_POINTS_VAR: &str = "PAUSEPLAY_CRASH_MATRIX_ALL";
 
-/// How many cases run at once: each is a daemon process and a simulated org, mostly waiting
-/// on each other and on the 1 s between deploy polls.
-const CONCURRENCY: usize = 4;
+/// How many cases run at once, across both tests of this binary: each is a daemon process and
+/// a simulated org, about half the time waiting on each other and on the 1 s between deploy
+/// polls, so five keep two cores busy.
+static CASE_SLOTS: Semaphore = Semaphore::const_new(5);
 
 /// A 510-component org: every kind, triggers included, on standard and custom objects.
 /// Deploys answer `InProgress` on their first poll and complete on the second (1 s later in
@@ -187,25 +192,38 @@ fn discovery_len(phase: Phase, log: &[SeenRequest]) -> usize {
     }
 }
 
+/// Which steps a matrix crashes at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coverage {
+    /// Every request, in both modes.
+    All,
+    /// Every journal step boundary (see the module docs).
+    Boundaries,
+    /// The boundaries where a production org differs from a sandbox: the trigger steps (its
+    /// deploys run tests), plus the first and last request and each kind's first write.
+    /// Flows and rules take the same path in both.
+    Production,
+}
+
 /// The crash points of one phase, from its uncrashed request log (see the module docs).
-/// With `all`, every request in both modes.
-fn points(phase: Phase, log: &[SeenRequest], all: bool) -> BTreeSet<Point> {
+fn points(phase: Phase, log: &[SeenRequest], coverage: Coverage) -> BTreeSet<Point> {
     let at = |index: usize, mode: Mode| Point {
         at: index as u64 + 1,
         mode,
     };
     let both = |index: usize| [at(index, Mode::NotApplied), at(index, Mode::Applied)];
     let mut points = BTreeSet::new();
-    if all {
+    if coverage == Coverage::All {
         points.extend((0..log.len()).flat_map(both));
         return points;
     }
+    let every = coverage == Coverage::Boundaries;
     let class = |index: usize| log[index].class;
     let last = log.len() - 1;
     points.extend(both(0));
     points.extend(both(last));
     let discovery = discovery_len(phase, log);
-    if discovery > 2 {
+    if every && discovery > 2 {
         points.insert(at(discovery / 2, Mode::Applied));
         points.insert(at(discovery - 1, Mode::Applied));
     }
@@ -222,10 +240,14 @@ fn points(phase: Phase, log: &[SeenRequest], all: bool) -> BTreeSet<Point> {
         while index <= last && class(index) == "composite_write" {
             index += 1;
         }
+        points.insert(at(first, Mode::Applied));
+        if !every {
+            continue;
+        }
         if first > 0 {
             points.insert(at(first - 1, Mode::Applied));
         }
-        points.extend(both(first));
+        points.insert(at(first, Mode::NotApplied));
         points.insert(at(index - 1, Mode::Applied));
         if index <= last {
             points.insert(at(index, Mode::NotApplied));
@@ -315,7 +337,7 @@ async fn settled(setup: &Setup, target: &Value, paused: u64, case: &str) {
             );
         }
         assert!(started.elapsed() < DEADLINE, "{case}: did not settle");
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -459,24 +481,36 @@ async fn matrix(is_sandbox: bool) {
     let started = Instant::now();
     let kind = if is_sandbox { "sandbox" } else { "production" };
     let base = Arc::new(baseline(is_sandbox).await);
-    let all = std::env::var_os(ALL_POINTS_VAR).is_some();
-    let pause = points(Phase::Pause, &base.pause, all);
-    let restore = points(Phase::Restore, &base.restore, all);
+    let coverage = if std::env::var_os(ALL_POINTS_VAR).is_some() {
+        Coverage::All
+    } else if is_sandbox {
+        Coverage::Boundaries
+    } else {
+        Coverage::Production
+    };
+    let pause = points(Phase::Pause, &base.pause, coverage);
+    let restore = points(Phase::Restore, &base.restore, coverage);
+    let least = if coverage == Coverage::Production {
+        12
+    } else {
+        20
+    };
     assert!(
-        pause.len() >= 20 && restore.len() >= 20,
+        pause.len() >= least && restore.len() >= least,
         "{kind}: {} pause and {} restore points",
         pause.len(),
         restore.len()
     );
     let cases = cases(&pause, &restore);
 
-    let limit = Arc::new(Semaphore::new(CONCURRENCY));
     let mut running = tokio::task::JoinSet::new();
     for case in cases.iter().copied() {
         let base = Arc::clone(&base);
-        let limit = Arc::clone(&limit);
         running.spawn(async move {
-            let _slot = limit.acquire_owned().await.expect("semaphore");
+            let _slot = CASE_SLOTS
+                .acquire()
+                .await
+                .expect("the slots are never closed");
             crash_case(is_sandbox, &base, case).await
         });
     }
