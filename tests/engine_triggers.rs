@@ -728,6 +728,17 @@ async fn a_converge_after_a_crash_between_a_deploy_start_and_its_answer_deploys_
         1,
         "a restore with its id needs no validation"
     );
+    let writes = sim.writes();
+    let needless: u64 = writes.values().map(|count| count.needless).sum();
+    assert_eq!(needless, 0, "{writes:?}");
+    println!(
+        "unseen deploy: 3 triggers paused by the deploy whose id was lost, {} deploys, 1 validation, {} writes, {needless} needless",
+        deploys(&sim).len(),
+        writes
+            .values()
+            .map(|count| count.changed + count.needless)
+            .sum::<u64>()
+    );
     sim.shutdown().await;
 }
 

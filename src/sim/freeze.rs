@@ -180,10 +180,9 @@ impl Freezer {
         }
     }
 
+    /// A receiver that has seen the current thaw count, so only a later thaw wakes it.
     fn thaw_signal(&self) -> Thaw {
-        let mut receiver = self.thaws.subscribe();
-        receiver.mark_unchanged();
-        Thaw(receiver)
+        Thaw(self.thaws.subscribe())
     }
 }
 

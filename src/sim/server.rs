@@ -1,7 +1,8 @@
 //! The HTTP face of the simulated org: router, authentication, the daily limit, the
 //! `Sforce-Limit-Info` header, fault injection and the server's lifecycle.
 //!
-//! Every API request goes through the same three steps:
+//! Every request under `/services` first passes the crash-point gate (`freeze.rs`), which
+//! may withhold it or its answer. Every API request then goes through the same three steps:
 //! 1. *admission*, under the state lock: version, bearer token, daily limit (the request is
 //!    counted here), then the fault draws (dropped connection, transient error) and the
 //!    admin-conflict check, which marks a write as in progress;

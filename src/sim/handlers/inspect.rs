@@ -1,6 +1,6 @@
 //! The inspection endpoint under `/__sim` (no authentication, not part of Salesforce): read
-//! the true state and the counters, change faults, act as an admin. Errors are
-//! `{"error": "..."}` with 400.
+//! the true state, the counters, the request log and the write tally, change faults, arm and
+//! thaw crash points, act as an admin. Errors are `{"error": "..."}` with 400.
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -678,4 +678,5 @@ async fn a_completed_deploy_is_one_write_per_trigger_and_a_repeat_is_needless() 
         "the second deploy set what the first had set"
     );
     assert_eq!(writes.len(), 1, "{writes:?}");
+    println!("sim deploy tally: 1 validation (0 writes), 2 deploys (1 changed, 1 needless)");
 }

@@ -96,6 +96,10 @@ async fn applied_lands_the_request_withholds_its_answer_and_processes_nothing_af
     assert_eq!(classes, ["limits", "sobject_patch", "sobject_patch"]);
     // Thawed: requests are answered again.
     assert_eq!(org.get(&format!("{V}/limits")).await.status, StatusCode::OK);
+    println!(
+        "sim freeze (applied): frozen at request 2 of {}, 1 write landed unanswered, 1 later request withheld and never processed",
+        classes.len()
+    );
 }
 
 #[tokio::test]
@@ -176,6 +180,9 @@ async fn not_applied_withholds_the_request_unprocessed_and_the_admin_routes_driv
         .unwrap();
     let last = log.as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["class"], "sobject_patch");
+    println!(
+        "sim freeze (not applied): frozen at request 1 through /__sim/freeze, 0 processed, re-arming while frozen refused"
+    );
 }
 
 #[tokio::test]
@@ -244,4 +251,7 @@ async fn writes_are_tallied_per_component_as_changed_or_needless() {
         .await
         .unwrap();
     assert_eq!(over_http[&flow], json!({"changed": 1, "needless": 1}));
+    println!(
+        "sim write tally: 4 PATCHes sent, 3 counted (1 changed, 2 needless), 1 refused and not counted"
+    );
 }
