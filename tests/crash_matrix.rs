@@ -23,7 +23,9 @@
 //! daemon was killed did not report success.
 //!
 //! `PAUSEPLAY_CRASH_MATRIX_ALL=1` crashes at every request of both phases in both modes
-//! (146 points in 86 cases per org type) instead of the chosen boundaries.
+//! (146 points in 86 cases per org type) instead of the chosen boundaries. That is too long
+//! for CI: 6 min 40 s on two cores shared with other work, against about 2 min for the
+//! boundaries.
 
 mod common;
 
