@@ -45,6 +45,19 @@
 //! of the deploy that carried its previous step (the store sees to it), so a crash before the
 //! new id is journaled is settled from the trigger's status alone. The deploy being polled is
 //! also kept in memory ([`OrgEngine::watched_deploy`]) for `status`.
+//!
+//! A trigger row found mid-step *without* a deploy id may still be carried by a deploy: the
+//! daemon died, or the connection dropped, after the deploy request reached the org and
+//! before its answer did. The reference documents no way to list the deploys under way, and
+//! deploying at once would queue a second deploy that sets what the first is about to set (a
+//! needless write and, in production, a second test run). Deploys run one at a time in
+//! arrival order (reference §5.4.3), so before such a row is deployed again the engine sends
+//! a validation (`checkOnly`, which changes nothing) of the triggers it would deploy and waits
+//! for it: once it is done, every deploy sent before it is done, and the table settles the
+//! rows from the triggers' status as it is then. The validation's id is kept in memory only
+//! ([`OrgEngine::with_deploy_wait`] bounds the wait like a deploy's); after a restart a new
+//! one is sent. Its cost, paid only on this path, is one validation (in production, one test
+//! run).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -211,6 +224,19 @@ pub struct OrgEngine {
     /// Deploys this converge already waited for and left running: its settle pass must not
     /// wait for them a second time (or count their triggers twice). Cleared at each converge.
     left_running: Mutex<BTreeSet<String>>,
+    /// The validation sent to wait out deploys whose ids never arrived (see the module docs),
+    /// with the triggers it was sent for, until it is done.
+    validation: Mutex<Option<Validation>>,
+}
+
+/// A validation deploy waited for in place of deploys whose ids never arrived.
+#[derive(Debug, Clone)]
+struct Validation {
+    id: DeployId,
+    level: TestLevel,
+    /// The trigger ids whose rows it was sent for: it only vouches for deploys sent before it,
+    /// so rows that lost a deploy id later need a new one.
+    triggers: BTreeSet<String>,
 }
 
 /// A trigger deploy being polled, as its last poll saw it.
@@ -257,6 +283,7 @@ impl OrgEngine {
             is_sandbox: Mutex::new(None),
             watched: Mutex::new(None),
             left_running: Mutex::new(BTreeSet::new()),
+            validation: Mutex::new(None),
         }
     }
 
@@ -627,7 +654,8 @@ impl OrgEngine {
                 .filter(|(entry, _)| entry.key.kind == kind)
                 .collect();
             let rows = if kind == Kind::Trigger {
-                self.settle_deploys(rows, now, outcome).await?
+                let rows = self.settle_deploys(rows, now, outcome).await?;
+                self.settle_unseen_deploys(rows, now, outcome).await?
             } else {
                 rows
             };
@@ -1120,6 +1148,161 @@ impl OrgEngine {
             .collect())
     }
 
+    /// Waits out deploys the org may have received for trigger rows left mid-step without a
+    /// deploy id, with a validation (see the module docs). Only rows a deploy would still
+    /// switch wait; the others, and the waiting rows once the validation is done, are returned
+    /// for the table, which reads the triggers afresh.
+    async fn settle_unseen_deploys<'a>(
+        &self,
+        rows: Vec<&'a (JournalEntry, Desired)>,
+        now: Timestamp,
+        outcome: &mut Outcome,
+    ) -> Result<Vec<&'a (JournalEntry, Desired)>, EngineError> {
+        let unseen: Vec<&(JournalEntry, Desired)> = rows
+            .iter()
+            .copied()
+            .filter(|(entry, _)| {
+                matches!(entry.step, Step::Pausing | Step::Restoring) && entry.deploy_id.is_none()
+            })
+            .collect();
+        if unseen.is_empty() {
+            return Ok(rows);
+        }
+        let ids: Vec<String> = unseen
+            .iter()
+            .map(|(entry, _)| entry.key.sf_id.clone())
+            .collect();
+        let current = read_current(&self.client, Kind::Trigger, &ids)
+            .await
+            .map_err(|error| self.salesforce_error("reading trigger states failed", error))?;
+        let mut waiting: Vec<&JournalEntry> = Vec::new();
+        let mut sources: Vec<TriggerSource> = Vec::new();
+        let mut status = TriggerStatus::Inactive;
+        for (entry, desired) in &unseen {
+            let (Some(prior), Some(set)) =
+                (from_json(&entry.prior_state), from_json(&entry.set_state))
+            else {
+                continue;
+            };
+            let target = match desired {
+                Desired::Paused => set,
+                Desired::Restored => prior,
+            };
+            let Some(state) = current.get(&entry.key.sf_id) else {
+                continue;
+            };
+            // Already where it should be, or changed by someone: the table needs no deploy.
+            let deploys = state.activation != target
+                && (state.activation == prior || state.activation == set);
+            if let (true, Some(source)) = (deploys, state.trigger_source()) {
+                waiting.push(entry);
+                sources.push(source.clone());
+                // A validation carries one status; it only has to be a package the org
+                // accepts, so the status of any of the rows will do.
+                if target == (Activation::Trigger { active: true }) {
+                    status = TriggerStatus::Active;
+                }
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(rows);
+        }
+        let triggers: BTreeSet<String> = waiting.iter().map(|e| e.key.sf_id.clone()).collect();
+        match self
+            .await_unseen_deploys(&sources, status, triggers)
+            .await?
+        {
+            Wait::Over => return Ok(rows),
+            Wait::Running => outcome.deploying += waiting.len() as u64,
+            Wait::Failed(message) => {
+                let updates: Vec<StepUpdate> = waiting
+                    .iter()
+                    .map(|entry| {
+                        outcome.failed.push(self.issue(entry, &message));
+                        StepUpdate {
+                            count_attempt: true,
+                            ..self.update(entry, entry.step, Some(message.clone()), None)
+                        }
+                    })
+                    .collect();
+                self.store.update_steps(&updates, now).await?;
+            }
+        }
+        let held: BTreeSet<&ComponentKey> = waiting.iter().map(|entry| &entry.key).collect();
+        Ok(rows
+            .into_iter()
+            .filter(|(entry, _)| !held.contains(&entry.key))
+            .collect())
+    }
+
+    /// Sends (or, when one for these triggers is still running, polls again) the validation
+    /// that waits out unseen deploys, and waits for it like for a deploy.
+    async fn await_unseen_deploys(
+        &self,
+        sources: &[TriggerSource],
+        status: TriggerStatus,
+        triggers: BTreeSet<String>,
+    ) -> Result<Wait, EngineError> {
+        let known = self
+            .validation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .filter(|validation| triggers.is_subset(&validation.triggers));
+        let validation = match known {
+            Some(validation) => validation,
+            None => {
+                let level = self.test_level().await?;
+                let id = match self.client.validate_triggers(sources, status, &level).await {
+                    Ok(id) => id,
+                    Err(error) if matches!(error, SfError::RequestLimitExceeded { .. }) => {
+                        return Err(self.salesforce_error("starting a validation failed", error));
+                    }
+                    Err(error)
+                        if error.is_transient() || matches!(error, SfError::Decode { .. }) =>
+                    {
+                        return Ok(Wait::Failed(format!(
+                            "a trigger deploy may be under way unseen, and the validation that \
+                             waits for it could not be started: {error}"
+                        )));
+                    }
+                    // Refused for good: the deploy will meet the same refusal and report it.
+                    Err(error) => {
+                        debug!(org = %self.org, %error, "the org refuses the validation; deploying without it");
+                        return Ok(Wait::Over);
+                    }
+                };
+                info!(org = %self.org, deploy = %id, triggers = sources.len(), "trigger rows were left mid-step without a deploy id; waiting for any deploy the org received for them before deploying again");
+                let validation = Validation {
+                    id,
+                    level,
+                    triggers,
+                };
+                *self
+                    .validation
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(validation.clone());
+                validation
+            }
+        };
+        let polled = self
+            .wait_for_deploy(&validation.id, Some(&validation.level))
+            .await?;
+        match polled {
+            Polled::Running => Ok(Wait::Running),
+            Polled::Failed(message) => Ok(Wait::Failed(message)),
+            // Done, whatever its result (a validation that fails its tests is done too), or
+            // unknown to the org: nothing more to wait for.
+            Polled::Done(_) | Polled::Unknown(_) => {
+                *self
+                    .validation
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                Ok(Wait::Over)
+            }
+        }
+    }
+
     /// The test level of a trigger deploy: none in a sandbox, the configured level in
     /// production (never `NoTestRun`, which production refuses).
     async fn test_level(&self) -> Result<TestLevel, EngineError> {
@@ -1251,6 +1434,16 @@ enum Polled {
     Failed(String),
     /// The org does not know the id (404 `NOT_FOUND`).
     Unknown(String),
+}
+
+/// Where waiting out unseen deploys stands.
+enum Wait {
+    /// Every deploy sent before the validation is done (or the validation cannot help).
+    Over,
+    /// The validation is still running after the converge's wait; polled again next time.
+    Running,
+    /// It could not be started or polled: the rows keep waiting, with the error.
+    Failed(String),
 }
 
 /// What became of a batch write.

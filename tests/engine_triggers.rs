@@ -1,7 +1,8 @@
 //! Apex triggers in the engine: one Metadata API deploy per phase, the test level per org
 //! type, a production deploy whose tests fail, a trigger re-activated during a pause, and a
-//! converge interrupted between starting a deploy and polling it, or between the write-ahead
-//! of a pause or a restore and the start of its deploy.
+//! converge interrupted between starting a deploy and polling it, between starting a deploy
+//! and learning its id, or between the write-ahead of a pause or a restore and the start of
+//! its deploy.
 
 mod common;
 
@@ -100,6 +101,22 @@ fn org_state(sim: &SimHandle) -> Value {
 }
 
 fn deploys(sim: &SimHandle) -> Vec<Value> {
+    all_deploys(sim)
+        .into_iter()
+        .filter(|deploy| deploy["options"]["checkOnly"] != true)
+        .collect()
+}
+
+/// The validations (`checkOnly` deploys) the org received: what the engine waits for before
+/// deploying rows it found mid-step without a deploy id.
+fn validations(sim: &SimHandle) -> Vec<Value> {
+    all_deploys(sim)
+        .into_iter()
+        .filter(|deploy| deploy["options"]["checkOnly"] == true)
+        .collect()
+}
+
+fn all_deploys(sim: &SimHandle) -> Vec<Value> {
     sim.snapshot()["deploys"]
         .as_array()
         .cloned()
@@ -559,6 +576,11 @@ async fn a_converge_after_a_crash_between_the_pause_write_ahead_and_its_deploy_d
     assert_eq!(runs.len(), 1, "one deploy for the three: {runs:?}");
     assert_eq!(runs[0]["status"], "Succeeded", "{runs:?}");
     assert_eq!(runs[0]["test_level"], "NoTestRun");
+    // The rows had no deploy id: a deploy the dead process started could be under way, so
+    // the engine waited for a validation first, which changes nothing.
+    let checks = validations(&sim);
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(checks[0]["done"], true, "{checks:?}");
     for name in ["AccountTrigger", "ContactTrigger", "InvoiceTrigger"] {
         assert_eq!(trigger_status(&sim, name), "Inactive", "{name}");
     }
@@ -622,6 +644,11 @@ async fn a_converge_after_a_crash_between_the_restore_write_ahead_and_its_deploy
     assert_eq!(runs.len(), 2, "one deploy to restore: {runs:?}");
     assert_eq!(runs[1]["status"], "Succeeded", "{runs:?}");
     assert_eq!(runs[1]["test_level"], "NoTestRun");
+    assert_eq!(
+        validations(&sim).len(),
+        1,
+        "waited once for an unseen deploy"
+    );
     for name in ["AccountTrigger", "ContactTrigger", "InvoiceTrigger"] {
         assert_eq!(trigger_status(&sim, name), "Active", "{name}");
     }
@@ -642,6 +669,76 @@ async fn a_converge_after_a_crash_between_the_restore_write_ahead_and_its_deploy
     assert_eq!((again.paused, again.restored), (0, 0), "{again:?}");
     assert!(again.is_clean(), "{again:?}");
     assert_eq!(deploys(&sim).len(), 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_converge_after_a_crash_between_a_deploy_start_and_its_answer_deploys_nothing_more() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    let before = org_state(&sim);
+    let hold = hold(&store, "mixed", triggers_only()).await;
+
+    // What a converge does: journal, then start the deploy. The deploy reaches the org but
+    // the process dies before its answer (the id) arrives, so no id is journaled. Found by
+    // the crash matrix: the restarted engine used to deploy again, and the second deploy set
+    // what the first had set.
+    let direct = sim_client("mixed", &sim);
+    let rows = active_triggers(&direct).await;
+    assert_eq!(rows.len(), 3);
+    store
+        .record_pausing(&pausing_entries(&rows), now())
+        .await
+        .expect("journal");
+    let sources: Vec<TriggerSource> = rows
+        .iter()
+        .map(|row| TriggerSource {
+            name: row.name.clone(),
+            body: row.body.clone(),
+            api_version: format!("{:.1}", row.api_version),
+        })
+        .collect();
+    direct
+        .deploy_triggers(&sources, TriggerStatus::Inactive, &TestLevel::NoTestRun)
+        .await
+        .expect("deploy accepted");
+
+    let engine = engine_for("mixed", &sim, &store);
+    let paused = converge(&engine, later(1)).await;
+    assert_eq!(paused.paused, 3, "{paused:?}");
+    assert!(paused.is_clean(), "{paused:?}");
+    assert_eq!(deploys(&sim).len(), 1, "the unseen deploy did the pause");
+    assert_eq!(validations(&sim).len(), 1, "after one validation");
+    let writes = sim.writes();
+    assert_eq!(writes.len(), 3, "{writes:?}");
+    for count in writes.values() {
+        assert_eq!((count.changed, count.needless), (1, 0), "{writes:?}");
+    }
+    for entry in trigger_rows(&store).await {
+        assert_eq!(entry.step, Step::Paused, "{entry:?}");
+    }
+
+    release(&store, &hold, later(2)).await;
+    let restored = converge(&engine, later(3)).await;
+    assert_eq!(restored.restored, 3, "{restored:?}");
+    assert_eq!(org_state(&sim), before, "exact restore");
+    assert_eq!(
+        validations(&sim).len(),
+        1,
+        "a restore with its id needs no validation"
+    );
+    let writes = sim.writes();
+    let needless: u64 = writes.values().map(|count| count.needless).sum();
+    assert_eq!(needless, 0, "{writes:?}");
+    println!(
+        "unseen deploy: 3 triggers paused by the deploy whose id was lost, {} deploys, 1 validation, {} writes, {needless} needless",
+        deploys(&sim).len(),
+        writes
+            .values()
+            .map(|count| count.changed + count.needless)
+            .sum::<u64>()
+    );
     sim.shutdown().await;
 }
 

@@ -348,8 +348,8 @@ fn build_package(
     Ok(cursor.into_inner())
 }
 
-/// The `json` part of the deploy request for `level`.
-pub(crate) fn deploy_options_json(level: &TestLevel) -> serde_json::Value {
+/// The `json` part of the deploy request for `level` (`check_only`: a validation).
+pub(crate) fn deploy_options_json(level: &TestLevel, check_only: bool) -> serde_json::Value {
     let run_tests = match level {
         TestLevel::RunSpecifiedTests(tests) => Some(tests.as_slice()),
         _ => None,
@@ -358,7 +358,7 @@ pub(crate) fn deploy_options_json(level: &TestLevel) -> serde_json::Value {
         deploy_options: DeployOptionsJson {
             allow_missing_files: false,
             auto_update_package: false,
-            check_only: false,
+            check_only,
             ignore_warnings: false,
             perform_retrieve: false,
             purge_on_delete: false,
@@ -491,6 +491,29 @@ impl OrgClient {
         status: TriggerStatus,
         level: &TestLevel,
     ) -> Result<DeployId, SfError> {
+        self.start_deploy(triggers, status, level, false).await
+    }
+
+    /// [`OrgClient::deploy_triggers`] as a validation (`checkOnly`): the org checks the
+    /// package and runs the tests but changes nothing. Deploys run one at a time in arrival
+    /// order (reference §5.4.3), so once a validation is done every deploy sent before it is
+    /// done too: the engine uses one to wait for a deploy whose id it never received.
+    pub async fn validate_triggers(
+        &self,
+        triggers: &[TriggerSource],
+        status: TriggerStatus,
+        level: &TestLevel,
+    ) -> Result<DeployId, SfError> {
+        self.start_deploy(triggers, status, level, true).await
+    }
+
+    async fn start_deploy(
+        &self,
+        triggers: &[TriggerSource],
+        status: TriggerStatus,
+        level: &TestLevel,
+        check_only: bool,
+    ) -> Result<DeployId, SfError> {
         if let TestLevel::RunSpecifiedTests(tests) = level
             && (tests.is_empty() || tests.iter().any(|test| test.trim().is_empty()))
         {
@@ -500,7 +523,7 @@ impl OrgClient {
             ));
         }
         let zip = build_package(triggers, status, self.api_version(), self.org())?;
-        let options = deploy_options_json(level);
+        let options = deploy_options_json(level, check_only);
         let parts = [
             FormPart {
                 name: "json",
@@ -543,6 +566,7 @@ impl OrgClient {
             triggers = triggers.len(),
             %status,
             test_level = level.as_str(),
+            check_only,
             "deploy started"
         );
         Ok(DeployId(id))
@@ -776,15 +800,15 @@ mod tests {
                 "testLevel": level}})
         };
         assert_eq!(
-            deploy_options_json(&TestLevel::NoTestRun),
+            deploy_options_json(&TestLevel::NoTestRun, false),
             base("NoTestRun")
         );
         assert_eq!(
-            deploy_options_json(&TestLevel::RunLocalTests),
+            deploy_options_json(&TestLevel::RunLocalTests, false),
             base("RunLocalTests")
         );
         assert_eq!(
-            deploy_options_json(&TestLevel::RunAllTestsInOrg),
+            deploy_options_json(&TestLevel::RunAllTestsInOrg, false),
             base("RunAllTestsInOrg")
         );
         let mut specified = base("RunSpecifiedTests");
@@ -793,15 +817,21 @@ mod tests {
             "AccountTriggerTest".to_owned(),
             "OtherTest".to_owned(),
         ]);
-        assert_eq!(deploy_options_json(&level), specified);
+        assert_eq!(deploy_options_json(&level, false), specified);
         assert_eq!(
-            deploy_options_json(&level).to_string(),
+            deploy_options_json(&level, false).to_string(),
             r#"{"deployOptions":{"allowMissingFiles":false,"autoUpdatePackage":false,"checkOnly":false,"ignoreWarnings":false,"performRetrieve":false,"purgeOnDelete":false,"rollbackOnError":true,"runTests":["AccountTriggerTest","OtherTest"],"singlePackage":true,"testLevel":"RunSpecifiedTests"}}"#
         );
         assert!(
-            !deploy_options_json(&TestLevel::NoTestRun)
+            !deploy_options_json(&TestLevel::NoTestRun, false)
                 .to_string()
                 .contains("runTests")
+        );
+        let mut validation = base("RunLocalTests");
+        validation["deployOptions"]["checkOnly"] = json!(true);
+        assert_eq!(
+            deploy_options_json(&TestLevel::RunLocalTests, true),
+            validation
         );
     }
 

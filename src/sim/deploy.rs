@@ -357,13 +357,20 @@ fn complete(behaviour: &DeploySpec, org: &mut Org, options: &Options, zip: Vec<u
     }
 }
 
+/// Applies a successful deploy; each trigger it carries counts as one write.
 fn apply(org: &mut Org, changes: &[TriggerChange]) {
     for change in changes {
-        if let Some(trigger) = org.triggers.iter_mut().find(|t| t.id == change.id) {
+        let _ = org.tallied(&change.id, |org| {
+            let trigger = org
+                .triggers
+                .iter_mut()
+                .find(|t| t.id == change.id)
+                .ok_or(())?;
             trigger.status = change.status;
             trigger.body.clone_from(&change.body);
             trigger.api_version = change.api_version;
-        }
+            Ok::<(), ()>(())
+        });
     }
 }
 

@@ -15,6 +15,8 @@
 //!   [`handlers`]: one module per endpoint; [`conn`]: droppable connections.
 //! - [`deploy`], [`package`]: Metadata API deploys and their zip checks.
 //! - [`faults`], [`admin`]: fault injection and admin actions; [`state`]: the locked state.
+//! - [`freeze`]: deterministic crash points; [`writes`]: the tally of the client's writes
+//!   per component.
 
 pub mod admin;
 pub mod api;
@@ -22,6 +24,7 @@ pub mod catalog;
 pub mod conn;
 pub mod deploy;
 pub mod faults;
+pub mod freeze;
 pub mod generate;
 pub mod handlers;
 pub mod ids;
@@ -33,6 +36,7 @@ pub mod schema;
 pub mod server;
 pub mod soql;
 pub mod state;
+pub mod writes;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap
@@ -40,9 +44,11 @@ mod tests;
 
 pub use admin::{AdminAction, Component, ComponentKind, RuleKind};
 pub use faults::Faults;
+pub use freeze::{FreezeAt, FreezeMode, SeenRequest};
 pub use generate::GenerateSpec;
 pub use scenario::{
     AuthMode, DeploySpec, FlowSpec, FlowStatus, LimitsSpec, ObjectSpec, OrgSpec, QuerySpec,
     Scenario, TriggerSpec, TriggerStatus, ValidationRuleSpec, WorkflowRuleSpec,
 };
 pub use server::{SimHandle, SimServer, serve_until};
+pub use writes::WriteCount;

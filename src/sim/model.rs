@@ -5,11 +5,12 @@
 
 use serde_json::{Value, json};
 
-use super::ids::{IdAllocator, prefix};
+use super::ids::{IdAllocator, matches, prefix};
 use super::scenario::{
     FlowSpec, FlowStatus, ObjectSpec, STANDARD_OBJECTS, Scenario, TriggerSpec, TriggerStatus,
     ValidationRuleSpec, WorkflowRuleSpec,
 };
+use super::writes::Writes;
 
 /// Fixed timestamps: the sim has no wall clock in its data, so snapshots stay comparable.
 pub const CREATED_DATE: &str = "2026-09-01T09:30:00.000+0000";
@@ -24,6 +25,8 @@ pub struct Org {
     pub validation_rules: Vec<ValidationRule>,
     pub workflow_rules: Vec<WorkflowRule>,
     pub triggers: Vec<ApexTrigger>,
+    /// The client's writes per component (not part of the snapshot).
+    pub writes: Writes,
     ids: IdAllocator,
 }
 
@@ -200,6 +203,28 @@ impl Flow {
         )
     }
 
+    /// The flow's entry in the snapshot.
+    pub fn snapshot(&self) -> Value {
+        json!({
+            "name": self.full_name(),
+            "id": self.id,
+            "label": self.label,
+            "process_type": self.process_type,
+            "trigger_type": self.trigger_type,
+            "record_trigger_type": self.record_trigger_type,
+            "object": self.object,
+            "namespace": self.namespace,
+            "manageable_state": self.manageable_state,
+            "active_version": self.active().map(|v| v.number),
+            "latest_version": self.latest().map(|v| v.number),
+            "versions": self.versions.iter().map(|v| json!({
+                "number": v.number,
+                "id": v.id,
+                "status": v.status.as_str(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
     pub fn is_process_builder(&self) -> bool {
         super::scenario::PROCESS_BUILDER_TYPES.contains(&self.process_type.as_str())
     }
@@ -237,6 +262,18 @@ impl ValidationRule {
             org_namespace,
         )
     }
+    /// The rule's entry in the snapshot.
+    pub fn snapshot(&self) -> Value {
+        json!({
+            "full_name": self.full_name(),
+            "id": self.id,
+            "object": self.object,
+            "active": self.metadata.active,
+            "namespace": self.namespace,
+            "manageable_state": self.manageable_state,
+            "metadata": super::records::validation_rule_metadata(&self.metadata),
+        })
+    }
 }
 
 impl WorkflowRule {
@@ -254,11 +291,36 @@ impl WorkflowRule {
     pub fn managed_lock(&self, org_namespace: Option<&str>) -> Option<&'static str> {
         managed_lock(self.namespace.as_deref(), "installed", org_namespace)
     }
+    /// The rule's entry in the snapshot.
+    pub fn snapshot(&self) -> Value {
+        json!({
+            "full_name": self.full_name(),
+            "id": self.id,
+            "object": self.object,
+            "active": self.metadata.active,
+            "namespace": self.namespace,
+            "metadata": super::records::workflow_rule_metadata(&self.metadata),
+        })
+    }
 }
 
 impl ApexTrigger {
     pub fn full_name(&self) -> String {
         qualified(self.namespace.as_deref(), &self.name)
+    }
+
+    /// The trigger's entry in the snapshot.
+    pub fn snapshot(&self) -> Value {
+        json!({
+            "name": self.full_name(),
+            "id": self.id,
+            "object": self.object,
+            "status": self.status.as_str(),
+            "body": self.body,
+            "api_version": self.api_version,
+            "namespace": self.namespace,
+            "manageable_state": self.manageable_state,
+        })
     }
 }
 
@@ -305,6 +367,7 @@ impl Org {
             validation_rules: Vec::new(),
             workflow_rules: Vec::new(),
             triggers: Vec::new(),
+            writes: Writes::default(),
             ids,
         };
         for object in &scenario.objects {
@@ -508,62 +571,61 @@ impl Org {
         });
     }
 
+    /// The 18-character id and the snapshot entry of the flow, rule or trigger `id` (15 or
+    /// 18 characters) names.
+    pub fn component_state(&self, id: &str) -> Option<(String, Value)> {
+        let entry = |own: &str, snapshot: Value| (own.to_owned(), snapshot);
+        if let Some(f) = self.flows.iter().find(|f| matches(&f.id, id)) {
+            return Some(entry(&f.id, f.snapshot()));
+        }
+        if let Some(r) = self.validation_rules.iter().find(|r| matches(&r.id, id)) {
+            return Some(entry(&r.id, r.snapshot()));
+        }
+        if let Some(r) = self.workflow_rules.iter().find(|r| matches(&r.id, id)) {
+            return Some(entry(&r.id, r.snapshot()));
+        }
+        self.triggers
+            .iter()
+            .find(|t| matches(&t.id, id))
+            .map(|t| entry(&t.id, t.snapshot()))
+    }
+
+    /// Runs `write` and, if it succeeds, tallies it in [`Org::writes`] against the component
+    /// `id` names: changed or needless, from its snapshot entry before and after.
+    pub fn tallied<T, E>(
+        &mut self,
+        id: &str,
+        write: impl FnOnce(&mut Org) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let before = self.component_state(id);
+        let result = write(self);
+        if result.is_ok()
+            && let Some((id, before)) = before
+        {
+            let after = self.component_state(&id).map(|(_, entry)| entry);
+            self.writes.record(&id, after.as_ref() != Some(&before));
+        }
+        result
+    }
+
     /// The true state as stable JSON; every list sorted by name.
     pub fn snapshot(&self) -> Value {
-        let flows = sorted_by_name(&self.flows, Flow::full_name, |f| {
-            json!({
-                "name": f.full_name(),
-                "id": f.id,
-                "label": f.label,
-                "process_type": f.process_type,
-                "trigger_type": f.trigger_type,
-                "record_trigger_type": f.record_trigger_type,
-                "object": f.object,
-                "namespace": f.namespace,
-                "manageable_state": f.manageable_state,
-                "active_version": f.active().map(|v| v.number),
-                "latest_version": f.latest().map(|v| v.number),
-                "versions": f.versions.iter().map(|v| json!({
-                    "number": v.number,
-                    "id": v.id,
-                    "status": v.status.as_str(),
-                })).collect::<Vec<_>>(),
-            })
-        });
-        let validation_rules =
-            sorted_by_name(&self.validation_rules, ValidationRule::full_name, |r| {
-                json!({
-                    "full_name": r.full_name(),
-                    "id": r.id,
-                    "object": r.object,
-                    "active": r.metadata.active,
-                    "namespace": r.namespace,
-                    "manageable_state": r.manageable_state,
-                    "metadata": super::records::validation_rule_metadata(&r.metadata),
-                })
-            });
-        let workflow_rules = sorted_by_name(&self.workflow_rules, WorkflowRule::full_name, |r| {
-            json!({
-                "full_name": r.full_name(),
-                "id": r.id,
-                "object": r.object,
-                "active": r.metadata.active,
-                "namespace": r.namespace,
-                "metadata": super::records::workflow_rule_metadata(&r.metadata),
-            })
-        });
-        let triggers = sorted_by_name(&self.triggers, ApexTrigger::full_name, |t| {
-            json!({
-                "name": t.full_name(),
-                "id": t.id,
-                "object": t.object,
-                "status": t.status.as_str(),
-                "body": t.body,
-                "api_version": t.api_version,
-                "namespace": t.namespace,
-                "manageable_state": t.manageable_state,
-            })
-        });
+        let flows = sorted_by_name(&self.flows, Flow::full_name, Flow::snapshot);
+        let validation_rules = sorted_by_name(
+            &self.validation_rules,
+            ValidationRule::full_name,
+            ValidationRule::snapshot,
+        );
+        let workflow_rules = sorted_by_name(
+            &self.workflow_rules,
+            WorkflowRule::full_name,
+            WorkflowRule::snapshot,
+        );
+        let triggers = sorted_by_name(
+            &self.triggers,
+            ApexTrigger::full_name,
+            ApexTrigger::snapshot,
+        );
         json!({
             "org": {
                 "id": self.info.id,

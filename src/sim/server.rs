@@ -1,7 +1,8 @@
 //! The HTTP face of the simulated org: router, authentication, the daily limit, the
 //! `Sforce-Limit-Info` header, fault injection and the server's lifecycle.
 //!
-//! Every API request goes through the same three steps:
+//! Every request under `/services` first passes the crash-point gate (`freeze.rs`), which
+//! may withhold it or its answer. Every API request then goes through the same three steps:
 //! 1. *admission*, under the state lock: version, bearer token, daily limit (the request is
 //!    counted here), then the fault draws (dropped connection, slow answer, transient error,
 //!    someone else's admin operation) and the admin-conflict check, which marks a write as in
@@ -39,10 +40,12 @@ use super::admin::{self, AdminAction};
 use super::api::{self, ApiRequest, ApiResponse, Dispatch, Route};
 use super::conn::{ConnectionHandle, KillableListener};
 use super::faults::{Faults, Transient};
+use super::freeze::{self, FreezeAt, Gate, SeenRequest, Thaw};
 use super::handlers::deploy::{Upload, UploadResult};
 use super::handlers::{inspect, token};
 use super::scenario::Scenario;
 use super::state::{Shared, SimState, TokenCheck, counter};
+use super::writes::WriteCount;
 
 /// The content type of every JSON answer, as Salesforce sends it.
 pub const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
@@ -135,6 +138,12 @@ pub async fn serve_until(
 ) -> anyhow::Result<()> {
     scenario.validate().context("invalid scenario")?;
     let app = App::new(&scenario, &listener)?;
+    let shared = Arc::clone(&app.shared);
+    let shutdown = async move {
+        shutdown.await;
+        // Graceful shutdown waits for in-flight requests; withheld ones wait for a thaw.
+        shared.lock().freezer.thaw();
+    };
     serve(listener, router(app), shutdown).await
 }
 
@@ -200,6 +209,43 @@ impl SimHandle {
         self.inner.app.shared.lock().set_faults(faults);
     }
 
+    /// Arms a crash point: the org freezes at the `at`-th request from now (see
+    /// [`freeze`](super::freeze)). Refused while it is frozen.
+    pub fn freeze_at(&self, point: FreezeAt) -> anyhow::Result<()> {
+        self.inner
+            .app
+            .shared
+            .lock()
+            .freezer
+            .arm(point)
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// Whether the org froze at its crash point.
+    pub fn frozen(&self) -> bool {
+        self.inner.app.shared.lock().freezer.frozen()
+    }
+
+    /// Disarms and unfreezes; withheld requests are dropped unprocessed.
+    pub fn thaw(&self) {
+        self.inner.app.shared.lock().freezer.thaw();
+    }
+
+    /// Requests received since the server started (what `freeze_at` counts).
+    pub fn requests_seen(&self) -> u64 {
+        self.inner.app.shared.lock().freezer.seen()
+    }
+
+    /// The requests received, oldest first (the last 65,536).
+    pub fn request_log(&self) -> Vec<SeenRequest> {
+        self.inner.app.shared.lock().freezer.log()
+    }
+
+    /// The client's writes per component id (see [`writes`](super::writes)).
+    pub fn writes(&self) -> std::collections::BTreeMap<String, WriteCount> {
+        self.inner.app.shared.lock().org.writes.by_id().clone()
+    }
+
     /// Acts as a human admin in Setup.
     pub fn admin(&self, action: AdminAction) -> anyhow::Result<()> {
         admin::apply(&mut self.inner.app.shared.lock(), action)
@@ -208,6 +254,8 @@ impl SimHandle {
     /// Stops accepting connections, lets in-flight requests finish and waits for the
     /// serving task.
     pub async fn shutdown(self) {
+        // In-flight requests are waited for; withheld ones only end with a thaw.
+        self.thaw();
         let _ = self.inner.stop.send(true);
         let task = self
             .inner
@@ -243,6 +291,13 @@ fn router(app: App) -> Router {
             get(inspect::faults).post(inspect::set_faults),
         )
         .route("/__sim/admin", post(inspect::admin))
+        .route(
+            "/__sim/freeze",
+            get(inspect::freeze_status).post(inspect::freeze),
+        )
+        .route("/__sim/thaw", post(inspect::thaw))
+        .route("/__sim/requests", get(inspect::requests))
+        .route("/__sim/writes", get(inspect::writes))
         .fallback(fallback)
         .with_state(app)
 }
@@ -285,6 +340,14 @@ async fn sleep(latency: Duration) {
     }
 }
 
+/// A withheld request: nothing is answered; once the org is thawed the connection is cut
+/// (the client that sent it is gone by then).
+async fn withheld(thaw: Thaw, connection: ConnectionHandle) -> Response {
+    thaw.wait().await;
+    connection.kill();
+    StatusCode::SERVICE_UNAVAILABLE.into_response()
+}
+
 /// Draws the drop decision and reads the latency for a request outside the API.
 fn network(state: &mut SimState) -> (Duration, bool) {
     let latency = state.faults.faults().latency;
@@ -302,6 +365,10 @@ async fn token_entry(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let gate = app.shared.lock().freezer.gate("token");
+    if let Gate::Withheld(thaw) = gate {
+        return withheld(thaw, connection).await;
+    }
     let (latency, dropped) = network(&mut app.shared.lock());
     sleep(latency).await;
     let answer = token::token(
@@ -324,6 +391,9 @@ async fn token_entry(
         HeaderValue::from_static(OAUTH_CONTENT_TYPE),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Gate::AnswerWithheld(thaw) = gate {
+        return withheld(thaw, connection).await;
+    }
     response
 }
 
@@ -334,6 +404,10 @@ async fn versions_entry(
     ConnectInfo(connection): ConnectInfo<ConnectionHandle>,
     method: Method,
 ) -> Response {
+    let gate = app.shared.lock().freezer.gate("versions");
+    if let Gate::Withheld(thaw) = gate {
+        return withheld(thaw, connection).await;
+    }
     let (latency, dropped, limit_info) = {
         let mut state = app.shared.lock();
         state.count(counter::VERSIONS);
@@ -349,6 +423,9 @@ async fn versions_entry(
     } else {
         api::method_not_allowed(&method, "GET,HEAD")
     };
+    if let Gate::AnswerWithheld(thaw) = gate {
+        return withheld(thaw, connection).await;
+    }
     json_response(response.status, response.body.as_ref(), Some(&limit_info))
 }
 
@@ -549,6 +626,13 @@ async fn api_entry(
             Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
         }
     };
+    let gate = {
+        let class = freeze::class(&method, uri.path(), &body);
+        app.shared.lock().freezer.gate(class)
+    };
+    if let Gate::Withheld(thaw) = gate {
+        return withheld(thaw, connection).await;
+    }
     let write = api::is_write(&method, uri.path(), &body);
     let (admission, slow, latency, dropped, limit_info) = {
         let mut state = app.shared.lock();
@@ -594,6 +678,9 @@ async fn api_entry(
     } else {
         finish.await
     };
+    if let Gate::AnswerWithheld(thaw) = gate {
+        return withheld(thaw, connection).await;
+    }
     if dropped {
         connection.kill();
     }

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::catalog::Api;
 use super::deploy::Deploys;
 use super::faults::{FaultEngine, Faults};
+use super::freeze::Freezer;
 use super::ids::{IdAllocator, prefix};
 use super::model::Org;
 use super::scenario::{AuthMode, Scenario};
@@ -94,6 +95,8 @@ pub struct SimState {
     pub deploys: Deploys,
     /// The org's `instance_url` (set by the server once it is bound; used in deploy URLs).
     pub instance_url: String,
+    /// Crash points: the request log and the freeze a test armed.
+    pub freezer: Freezer,
     tokens: HashMap<String, TokenInfo>,
     token_rng: StdRng,
     cursors: VecDeque<(String, Cursor)>,
@@ -123,6 +126,7 @@ impl SimState {
             admin_operation: false,
             deploys: Deploys::new(scenario.deploy.clone()),
             instance_url: String::new(),
+            freezer: Freezer::default(),
             tokens: HashMap::new(),
             // Tokens come from their own RNG so that minting one does not shift the fault
             // sequence.

@@ -1,6 +1,6 @@
 //! The inspection endpoint under `/__sim` (no authentication, not part of Salesforce): read
-//! the true state and the counters, change faults, act as an admin. Errors are
-//! `{"error": "..."}` with 400.
+//! the true state, the counters, the request log and the write tally, change faults, arm and
+//! thaw crash points, act as an admin. Errors are `{"error": "..."}` with 400.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::sim::admin::{self, AdminAction};
 use crate::sim::faults::Faults;
+use crate::sim::freeze::FreezeAt;
 use crate::sim::server::{App, json_response};
 
 fn ok(body: Value) -> Response {
@@ -66,4 +67,36 @@ pub async fn admin(State(app): State<App>, body: Bytes) -> Response {
         Ok(()) => ok(json!({ "ok": true })),
         Err(err) => error(format!("{err:#}")),
     }
+}
+
+pub async fn freeze_status(State(app): State<App>) -> Response {
+    let status = app.shared.lock().freezer.status();
+    ok(status)
+}
+
+pub async fn freeze(State(app): State<App>, body: Bytes) -> Response {
+    let point: FreezeAt = match serde_json::from_slice(&body) {
+        Ok(point) => point,
+        Err(err) => return error(format!("invalid freeze: {err}")),
+    };
+    let armed = app.shared.lock().freezer.arm(point);
+    match armed {
+        Ok(()) => ok(json!({ "ok": true })),
+        Err(err) => error(err),
+    }
+}
+
+pub async fn thaw(State(app): State<App>) -> Response {
+    app.shared.lock().freezer.thaw();
+    ok(json!({ "ok": true }))
+}
+
+pub async fn requests(State(app): State<App>) -> Response {
+    let log = app.shared.lock().freezer.log();
+    ok(json!(log))
+}
+
+pub async fn writes(State(app): State<App>) -> Response {
+    let writes = app.shared.lock().org.writes.by_id().clone();
+    ok(json!(writes))
 }

@@ -248,15 +248,14 @@ pub fn patch(state: &mut SimState, object: &str, id: &str, body: &[u8]) -> ApiRe
     let Some(schema) = schema_of(object) else {
         return ApiResponse::not_found();
     };
-    let org = &mut state.org;
-    let outcome = match schema.name {
+    let outcome = state.org.tallied(id, |org| match schema.name {
         "FlowDefinition" => patch_flow_definition(org, schema, id, body),
         "ValidationRule" => patch_validation_rule(org, schema, id, body),
         "WorkflowRule" => patch_workflow_rule(org, schema, id, body),
         "ApexTrigger" => patch_apex_trigger(org, id),
         "Flow" => patch_flow(org, id),
         _ => Err(ApiResponse::not_found()),
-    };
+    });
     match outcome {
         Ok(()) => ApiResponse::no_content(),
         Err(response) => response,

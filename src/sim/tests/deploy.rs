@@ -649,3 +649,34 @@ async fn a_parent_folder_with_single_package_false_and_check_only() {
     assert_eq!(deploys[1]["members"], json!([]));
     assert_eq!(deploys[2]["members"], json!(["AccountTrigger"]));
 }
+
+#[tokio::test]
+async fn a_completed_deploy_is_one_write_per_trigger_and_a_repeat_is_needless() {
+    let org = Org::start(scenario(SANDBOX)).await;
+    let id = trigger(&org)["id"].as_str().unwrap().to_owned();
+    let mut check_only = options("NoTestRun");
+    check_only["checkOnly"] = json!(true);
+    assert_eq!(
+        deployed(&org, check_only, &trigger_zip("Inactive")).await["status"],
+        "Succeeded"
+    );
+    assert!(
+        org.handle.writes().is_empty(),
+        "a validation writes nothing"
+    );
+    for _ in 0..2 {
+        let result = deployed(&org, options("NoTestRun"), &trigger_zip("Inactive")).await;
+        assert_eq!(result["status"], "Succeeded");
+    }
+    let writes = org.handle.writes();
+    assert_eq!(
+        writes[&id],
+        crate::sim::WriteCount {
+            changed: 1,
+            needless: 1
+        },
+        "the second deploy set what the first had set"
+    );
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    println!("sim deploy tally: 1 validation (0 writes), 2 deploys (1 changed, 1 needless)");
+}

@@ -5,6 +5,7 @@ mod auth;
 mod composite;
 mod deploy;
 mod faults;
+mod freeze;
 mod query;
 mod robustness;
 mod scenarios;
