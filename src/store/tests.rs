@@ -248,3 +248,27 @@ async fn open_refuses_a_damaged_page_that_opening_alone_would_not_read() {
     );
     assert_eq!(std::fs::read(&path).expect("read"), bytes, "left as it was");
 }
+
+#[tokio::test]
+async fn a_hold_ending_past_the_last_readable_instant_is_refused_not_stored() {
+    let (_tmp, store) = store().await;
+    // What a start near the end of the calendar plus a duration saturates to.
+    let hold = NewHold {
+        org: "prod".to_owned(),
+        source: HoldSource::AdHoc {
+            name: "at-9999-12-30T21:00Z".to_owned(),
+        },
+        owner: Actor::daemon(),
+        reason: None,
+        scope: HoldScope::default(),
+        created_at: at(0),
+        starts_at: Some(at(0)),
+        expires_at: jiff::Timestamp::MAX,
+    };
+    let err = store.insert_hold(&hold).await.expect_err("refused");
+    assert!(matches!(&err, StoreError::InvalidValue { .. }), "{err:?}");
+    assert!(err.to_string().contains("left unchanged"), "{err}");
+    // Nothing was written that would break the reads of the holds.
+    assert_eq!(store.recent_holds(10).await.expect("read"), vec![]);
+    assert_eq!(store.upcoming_holds(at(0)).await.expect("read"), vec![]);
+}
