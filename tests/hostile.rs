@@ -413,6 +413,114 @@ async fn the_live_daemon_refuses_hostile_clients_and_still_answers_status() {
         assert!(daemon.is_running(), "the daemon died on {what}");
     }
 
+    // Well-formed requests with values at the ends of their types reach the daemon's
+    // handler: each is refused with a message and stores nothing.
+    let far = |text: &str| text.parse::<jiff::Timestamp>().unwrap();
+    let extreme: Vec<(&str, Request)> = vec![
+        (
+            "a window ending past the last storable instant",
+            Request::PauseAt {
+                orgs: vec![],
+                start: far("9999-12-30T21:00:00Z"),
+                duration_secs: 7200,
+                reason: None,
+            },
+        ),
+        (
+            "a pause of u64::MAX seconds",
+            Request::PauseNow {
+                orgs: vec![],
+                duration_secs: Some(u64::MAX),
+                reason: None,
+            },
+        ),
+        (
+            "a pause of 0 seconds",
+            Request::PauseNow {
+                orgs: vec![],
+                duration_secs: Some(0),
+                reason: None,
+            },
+        ),
+        (
+            "a window of u64::MAX seconds",
+            Request::PauseAt {
+                orgs: vec![],
+                start: far("2030-01-01T00:00:00Z"),
+                duration_secs: u64::MAX,
+                reason: None,
+            },
+        ),
+        (
+            "a window in 1970",
+            Request::PauseAt {
+                orgs: vec![],
+                start: jiff::Timestamp::UNIX_EPOCH,
+                duration_secs: 60,
+                reason: None,
+            },
+        ),
+        (
+            "hold i64::MIN",
+            Request::Resume {
+                orgs: vec![],
+                hold: Some(i64::MIN),
+                window: None,
+            },
+        ),
+        (
+            "an empty window name",
+            Request::Resume {
+                orgs: vec![],
+                hold: None,
+                window: Some(String::new()),
+            },
+        ),
+        (
+            "an empty org name",
+            Request::PauseNow {
+                orgs: vec![String::new()],
+                duration_secs: Some(60),
+                reason: None,
+            },
+        ),
+        (
+            "a 10,000-character org name",
+            Request::PauseNow {
+                orgs: vec!["x".repeat(10_000)],
+                duration_secs: Some(60),
+                reason: Some("\n\u{0}\u{202e}".repeat(1000)),
+            },
+        ),
+    ];
+    for (what, request) in &extreme {
+        let mut client = ControlClient::connect(&socket).await.unwrap();
+        let error = client
+            .request(request.clone(), |_| {})
+            .await
+            .expect_err(what);
+        let message = error.to_string();
+        assert!(!message.trim().is_empty(), "{what}");
+        // Messages are sentences: no run of spaces left over from a broken line.
+        assert!(!message.contains("   "), "{what}: {message:?}");
+        assert!(daemon.is_running(), "the daemon died on {what}");
+    }
+    let mut client = ControlClient::connect(&socket).await.unwrap();
+    let history = client
+        .request(
+            Request::History {
+                org: None,
+                limit: Some(u32::MAX),
+            },
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert!(matches!(history, ResultBody::History { .. }), "{history:?}");
+    let after = status(&setup.config).await;
+    assert_eq!(after["holds"], serde_json::json!([]), "{after}");
+    assert_eq!(after["upcoming"], serde_json::json!([]), "{after}");
+
     // 100 clients at once, each asking for the status.
     let mut clients = tokio::task::JoinSet::new();
     for _ in 0..100 {
@@ -463,10 +571,12 @@ async fn the_live_daemon_refuses_hostile_clients_and_still_answers_status() {
     let refusals = log.matches("refused a control request line").count();
     assert_eq!(refusals, hostile.len(), "{log}");
     println!(
-        "live socket: {} hostile lines refused with the right code and logged, 2 idle clients \
-         closed after {:?} while others were served, 100 concurrent status requests answered, \
-         daemon up and `status` answering afterwards",
+        "live socket: {} hostile lines refused with the right code and logged, {} requests with \
+         extreme values refused storing nothing, 2 idle clients closed after {:?} while others \
+         were served, 100 concurrent status requests answered, daemon up and `status` \
+         answering afterwards",
         hostile.len(),
+        extreme.len(),
         IDLE_TIMEOUT
     );
 }
@@ -722,6 +832,33 @@ async fn a_pause_and_resume_never_show_a_secret_or_a_token_anywhere() {
         "secrets: {scanned} CLI outputs of a pause/resume cycle (status, history, --json, \
          auth-test, plan, 5 error outputs) and a {lines}-line trace log scanned: no client \
          secret, no access token"
+    );
+}
+
+#[tokio::test]
+async fn debug_output_of_the_config_and_the_client_never_shows_the_secret_or_token() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_with(dir.path(), &sim, "", NO_TRIGGERS);
+    let loaded = pauseplay::config::Config::load(&config).unwrap();
+    let org = &loaded.orgs["sim"];
+    let settings = pauseplay::commands::client_settings(org);
+    let client = OrgClient::new(settings.clone()).unwrap();
+    // A call, so the client holds a minted token when it is printed.
+    client.identity().await.unwrap();
+    let shown = [
+        ("Config", format!("{loaded:?}")),
+        ("OrgConfig", format!("{org:?}")),
+        ("ClientSettings", format!("{settings:?}")),
+        ("OrgClient holding a token", format!("{client:?}")),
+    ];
+    for (what, text) in &shown {
+        assert_no_secrets(&format!("Debug of {what}"), text);
+    }
+    assert!(shown[0].1.contains("REDACTED"), "{}", shown[0].1);
+    println!(
+        "secrets: Debug of Config, OrgConfig, ClientSettings and an OrgClient holding a token \
+         shows neither the client secret nor the token"
     );
 }
 
