@@ -1258,23 +1258,18 @@ fn the_request_decoder_refuses_mutated_requests_with_the_right_code() {
 #[test]
 fn every_valid_request_survives_the_wire_unchanged_on_one_line() {
     let started = Instant::now();
-    let tried = check(
-        "request round trip",
-        CASES_ROUND_TRIP,
-        request,
-        |request| {
-            let line = serde_json::to_string(&RequestLine::new(request.clone()))
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            // The socket frames by newline: any newline in a reason or name must be escaped.
-            prop_assert!(!line.contains('\n') && !line.contains('\r'), "{:?}", line);
-            let version = format!("\"v\":{PROTOCOL_VERSION}");
-            prop_assert!(line.contains(&version), "{:?}", line);
-            if line.len() <= MAX_LINE_BYTES {
-                prop_assert_eq!(parse_request_line(&line), Ok(request));
-            }
-            Ok(())
-        },
-    );
+    let tried = check("request round trip", CASES_ROUND_TRIP, request, |request| {
+        let line = serde_json::to_string(&RequestLine::new(request.clone()))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        // The socket frames by newline: any newline in a reason or name must be escaped.
+        prop_assert!(!line.contains('\n') && !line.contains('\r'), "{:?}", line);
+        let version = format!("\"v\":{PROTOCOL_VERSION}");
+        prop_assert!(line.contains(&version), "{:?}", line);
+        if line.len() <= MAX_LINE_BYTES {
+            prop_assert_eq!(parse_request_line(&line), Ok(request));
+        }
+        Ok(())
+    });
     println!(
         "control protocol round trip: {tried} generated requests of every type encoded on one \
          line and decoded unchanged ({:.1} s)",
