@@ -6,23 +6,32 @@
 //! panic, and that every computation ends. Each property runs on a helper thread with a
 //! deadline, so a hang fails the test with a message instead of stalling the suite.
 //!
+//! The last property drives a real daemon (in this process, on a simulated org) with random
+//! sequences of well-formed requests whose values go to the ends of their types: each gets a
+//! result or an error that is not `internal`, `status` answers after every sequence, and once
+//! every hold is released the org is exactly as it was.
+//!
 //! Case counts are chosen to keep this binary at a few seconds on two cores (see `CASES_*`);
 //! `PROPTEST_CASES=N` runs every property with N cases instead, for a longer hunt. Each test
 //! prints one line with its figures (`cargo test --test fuzz -- --nocapture`).
+
+mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use pauseplay::config::{Config, ConfigErrors, ProblemSource, WindowConfig, WindowWhen};
 use pauseplay::control::protocol::{
-    ErrorCode, MAX_LINE_BYTES, PROTOCOL_VERSION, ReplyLine, Request, RequestLine,
+    ErrorCode, MAX_LINE_BYTES, PROTOCOL_VERSION, ReplyLine, Request, RequestLine, ResultBody,
     parse_request_line,
 };
+use pauseplay::control::{ClientError, ControlClient};
 use pauseplay::schedule;
 use proptest::collection::{btree_map, vec};
 use proptest::option;
@@ -40,6 +49,8 @@ const CASES_CRON: u32 = 1_000;
 const CASES_ONCE: u32 = 1_000;
 const CASES_DECODER: u32 = 5_000;
 const CASES_ROUND_TRIP: u32 = 2_000;
+/// Sequences of requests to the real daemon; each pause converges the simulated org.
+const CASES_DAEMON: u32 = 250;
 
 /// How long one property may run before it counts as hung: a minute, plus a budget per case
 /// far above what any case takes (the slowest take a few milliseconds).
@@ -100,7 +111,11 @@ where
     match finished.recv_timeout(deadline) {
         Ok(Ok(())) => tried.load(Ordering::Relaxed),
         Ok(Err(failure)) => panic!("{what}: {failure}"),
-        Err(_) => panic!(
+        // proptest catches panics in a case; this one was outside any (in a strategy).
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("{what}: the property's thread panicked outside a test case (see above)")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!(
             "{what}: did not finish within {deadline:?} ({} inputs tried); an input hangs",
             tried.load(Ordering::Relaxed)
         ),
@@ -1275,4 +1290,298 @@ fn every_valid_request_survives_the_wire_unchanged_on_one_line() {
          line and decoded unchanged ({:.1} s)",
         started.elapsed().as_secs_f64()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon's handler, behind the decoder
+// ---------------------------------------------------------------------------------------------
+
+/// When a generated `pause_at` starts: seconds from the moment it is sent, or an instant.
+#[derive(Debug, Clone)]
+enum When {
+    In(i64),
+    At(Timestamp),
+}
+
+/// Which hold a generated `resume` names.
+#[derive(Debug, Clone)]
+enum HoldPick {
+    /// None: the manual holds, or a window.
+    None,
+    /// The n-th (modulo) hold `status` lists when the request is sent.
+    Listed(usize),
+    /// Any id at all.
+    Id(i64),
+}
+
+/// A request as generated, resolved against the clock and the daemon's holds when sent.
+#[derive(Debug, Clone)]
+enum Action {
+    PauseNow {
+        orgs: Vec<String>,
+        duration: Option<u64>,
+        reason: Option<String>,
+    },
+    PauseAt {
+        orgs: Vec<String>,
+        start: When,
+        duration: u64,
+    },
+    Resume {
+        orgs: Vec<String>,
+        hold: HoldPick,
+        window: Option<String>,
+    },
+    Status,
+    History {
+        org: Option<String>,
+        limit: Option<u32>,
+    },
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    let orgs = || {
+        vec(
+            prop_oneof![
+                6 => Just("sim".to_owned()),
+                1 => Just(String::new()),
+                1 => Just("nosuch".to_owned()),
+                1 => any::<String>(),
+            ],
+            0..3,
+        )
+    };
+    let duration = || {
+        prop_oneof![
+            4 => 1u64..=7_200,
+            1 => Just(0u64),
+            1 => Just(12 * 3_600),
+            1 => Just(12 * 3_600 + 1),
+            1 => Just(u64::MAX),
+            1 => any::<u64>(),
+        ]
+    };
+    let start = prop_oneof![
+        4 => (-120i64..=4 * 3_600).prop_map(When::In),
+        1 => select(vec![
+            "9999-12-30T21:00:00Z", "9999-12-30T21:59:59.5Z", "9000-01-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+        ])
+        .prop_map(|text| When::At(text.parse().expect("an instant"))),
+        1 => select(vec![Timestamp::MIN, Timestamp::MAX]).prop_map(When::At),
+        1 => timestamp().prop_map(When::At),
+    ];
+    let hold = prop_oneof![
+        2 => Just(HoldPick::None),
+        3 => any::<usize>().prop_map(HoldPick::Listed),
+        1 => select(vec![0i64, -1, i64::MIN, i64::MAX]).prop_map(HoldPick::Id),
+        1 => any::<i64>().prop_map(HoldPick::Id),
+    ];
+    prop_oneof![
+        3 => (orgs(), option::of(duration()), option::of(any::<String>()))
+            .prop_map(|(orgs, duration, reason)| Action::PauseNow { orgs, duration, reason }),
+        3 => (orgs(), start, duration())
+            .prop_map(|(orgs, start, duration)| Action::PauseAt { orgs, start, duration }),
+        3 => (orgs(), hold, option::of(prop_oneof![Just(String::new()), any::<String>()]))
+            .prop_map(|(orgs, hold, window)| Action::Resume { orgs, hold, window }),
+        1 => Just(Action::Status),
+        1 => (option::of(prop_oneof![Just("sim".to_owned()), any::<String>()]), option::of(any::<u32>()))
+            .prop_map(|(org, limit)| Action::History { org, limit }),
+    ]
+}
+
+/// The real daemon, run in this process on the mixed simulated org (triggers out of scope:
+/// their deploys are polled for seconds), with `manual_pause_max` so large that any length a
+/// request can carry reaches the store.
+struct DaemonUnderTest {
+    sim: pauseplay::sim::SimHandle,
+    _dir: tempfile::TempDir,
+    socket: PathBuf,
+    shutdown: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl DaemonUnderTest {
+    async fn start() -> DaemonUnderTest {
+        let sim = common::start_sim(common::mixed_scenario()).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = common::write_config_with(
+            dir.path(),
+            &sim,
+            "manual_pause_max = \"100000000h\"",
+            "kinds = [\"flow\", \"process_builder\", \"validation_rule\", \"workflow_rule\"]",
+        );
+        let config = Config::load(&config).expect("the config loads");
+        let socket = config.daemon.socket.clone();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(pauseplay::daemon::run(config, shutdown.clone()));
+        let started = Instant::now();
+        while send(&socket, Request::Ping {}).await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the daemon did not come up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        DaemonUnderTest {
+            sim,
+            _dir: dir,
+            socket,
+            shutdown,
+            task,
+        }
+    }
+
+    async fn status(&self) -> pauseplay::control::protocol::StatusView {
+        match send(&self.socket, Request::Status {}).await {
+            Ok(ResultBody::Status(status)) => status,
+            other => panic!("status did not answer: {other:?}"),
+        }
+    }
+}
+
+async fn send(socket: &Path, request: Request) -> Result<ResultBody, ClientError> {
+    let mut client = ControlClient::connect(socket).await?;
+    client.request(request, |_| {}).await
+}
+
+/// Sends `actions` in turn; each must get a result or a well-formed error that is not a bug
+/// (`internal`), and `status` must answer afterwards.
+async fn run_actions(daemon: &DaemonUnderTest, actions: Vec<Action>) -> Result<(), String> {
+    for action in actions {
+        let request = match action.clone() {
+            Action::PauseNow {
+                orgs,
+                duration,
+                reason,
+            } => Request::PauseNow {
+                orgs,
+                duration_secs: duration,
+                reason,
+            },
+            Action::PauseAt {
+                orgs,
+                start,
+                duration,
+            } => Request::PauseAt {
+                orgs,
+                start: match start {
+                    When::In(secs) => shifted(Timestamp::now(), SignedDuration::from_secs(secs)),
+                    When::At(at) => at,
+                },
+                duration_secs: duration,
+                reason: None,
+            },
+            Action::Resume { orgs, hold, window } => {
+                let hold = match hold {
+                    HoldPick::None => None,
+                    HoldPick::Id(id) => Some(id),
+                    HoldPick::Listed(n) => {
+                        let status = daemon.status().await;
+                        let ids: Vec<i64> = status
+                            .holds
+                            .iter()
+                            .chain(&status.upcoming)
+                            .map(|hold| hold.id)
+                            .collect();
+                        if ids.is_empty() {
+                            None
+                        } else {
+                            Some(ids[n % ids.len()])
+                        }
+                    }
+                };
+                Request::Resume {
+                    orgs,
+                    hold,
+                    window: if hold.is_some() { None } else { window },
+                }
+            }
+            Action::Status => Request::Status {},
+            Action::History { org, limit } => Request::History { org, limit },
+        };
+        match send(&daemon.socket, request.clone()).await {
+            Ok(_) => {}
+            Err(ClientError::Daemon { code, message }) => {
+                if code == ErrorCode::Internal || message.trim().is_empty() {
+                    return Err(format!("{request:?} got {code}: {message:?}"));
+                }
+            }
+            Err(other) => return Err(format!("{request:?} failed: {other}")),
+        }
+    }
+    match send(&daemon.socket, Request::Status {}).await {
+        Ok(ResultBody::Status(_)) => Ok(()),
+        other => Err(format!("status does not answer any more: {other:?}")),
+    }
+}
+
+#[test]
+fn the_daemon_answers_any_sequence_of_requests_and_still_restores_exactly() {
+    let started = Instant::now();
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime"),
+    );
+    let daemon = Arc::new(runtime.block_on(DaemonUnderTest::start()));
+    let initial = common::daemon::org_state(&daemon.sim);
+    let sent = Arc::new(AtomicU64::new(0));
+    let tried = {
+        let (runtime, daemon, sent) =
+            (Arc::clone(&runtime), Arc::clone(&daemon), Arc::clone(&sent));
+        check(
+            "the daemon on sequences of requests",
+            CASES_DAEMON,
+            || vec(action(), 1..5),
+            move |actions| {
+                sent.fetch_add(actions.len() as u64, Ordering::Relaxed);
+                runtime
+                    .block_on(run_actions(&daemon, actions))
+                    .map_err(TestCaseError::fail)
+            },
+        )
+    };
+
+    // Every hold released, the org is as it was.
+    runtime.block_on(async {
+        let status = daemon.status().await;
+        let holds = status.holds.len() + status.upcoming.len();
+        for hold in status.holds.iter().chain(&status.upcoming) {
+            let released = send(
+                &daemon.socket,
+                Request::Resume {
+                    orgs: vec![],
+                    hold: Some(hold.id),
+                    window: None,
+                },
+            )
+            .await;
+            assert!(released.is_ok(), "releasing hold {}: {released:?}", hold.id);
+        }
+        let after = daemon.status().await;
+        assert!(
+            after.holds.is_empty() && after.upcoming.is_empty(),
+            "{after:?}"
+        );
+        assert_eq!(after.orgs[0].paused, 0, "{after:?}");
+        assert_eq!(common::daemon::org_state(&daemon.sim), initial);
+        daemon.shutdown.cancel();
+        println!(
+            "daemon handler: {tried} random sequences, {} requests (pause now/at, resume, status, \
+             history; lengths up to u64::MAX, starts to the ends of the calendar), none \
+             `internal`, `status` answering after each; {holds} holds left released and the \
+             org restored exactly ({:.1} s)",
+            sent.load(Ordering::Relaxed),
+            started.elapsed().as_secs_f64()
+        );
+    });
+    if let Ok(daemon) = Arc::try_unwrap(daemon) {
+        runtime
+            .block_on(daemon.task)
+            .expect("the daemon task")
+            .expect("the daemon stops cleanly");
+    }
 }
