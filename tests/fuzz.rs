@@ -668,6 +668,96 @@ fn a_key_given_a_value_of_the_wrong_type_is_named_in_the_error() {
     );
 }
 
+/// Duration-shaped text: numbers with and without units, fractions, signs, ISO 8601, and
+/// anything at all.
+fn duration_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => "[0-9]{1,22}(ns|us|ms|s|m|h|d|w|mo|y|)",
+        3 => "([0-9]{1,6}(\\.[0-9]{1,3})? ?(h|m|s|ms|hours?|minutes?|secs?|d)){1,4}",
+        1 => "[+-][0-9]{1,6}[smh]",
+        1 => "P(T)?[0-9]{1,6}[DHMS]",
+        1 => select(vec!["", " ", "0s", "24h", "23h59m59s", "168h", "168h1s", "1ns", "-0s"])
+            .prop_map(str::to_owned),
+        1 => any::<String>(),
+    ]
+}
+
+const DURATION_KEYS: &[&str] = &[
+    "daemon.lead_time",
+    "daemon.min_remaining",
+    "daemon.manual_pause_default",
+    "daemon.manual_pause_max",
+    "windows.0.duration",
+];
+
+#[test]
+fn durations_in_the_config_are_in_range_or_refused_naming_their_section() {
+    let started = Instant::now();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&accepted);
+    let day = Duration::from_secs(24 * 3600);
+    let tried = check(
+        "duration values in the config",
+        CASES_CONFIG_WRONG_TYPE,
+        || (select(DURATION_KEYS), duration_text()),
+        move |(path, text)| {
+            let fixture = Fixture::new();
+            let config = fixture.config_path();
+            let mutation = Mutation::Set(path.to_owned(), toml::Value::String(text.clone()));
+            let (toml, env) = mutate(&fixture.secret_path(), &[mutation]);
+            fs::write(&config, &toml).expect("write the config");
+            let result = Config::load_with_env_at(&config, &env, loaded_at());
+            check_loaded(&config, &result)?;
+            match result {
+                Ok(loaded) => {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    let daemon = &loaded.daemon;
+                    prop_assert!(daemon.lead_time > Duration::ZERO && daemon.lead_time < day);
+                    prop_assert!(
+                        daemon.min_remaining > Duration::ZERO && daemon.min_remaining < day
+                    );
+                    prop_assert!(daemon.manual_pause_default > Duration::ZERO);
+                    prop_assert!(daemon.manual_pause_default <= daemon.manual_pause_max);
+                    for window in &loaded.windows {
+                        let length = window.when.length();
+                        prop_assert!(
+                            length.is_positive()
+                                && length.unsigned_abs() <= pauseplay::config::MAX_WINDOW_LENGTH,
+                            "{} accepted as {:?}",
+                            text,
+                            length
+                        );
+                    }
+                }
+                Err(errors) => {
+                    // The section the value is in: `daemon.` or `windows[0].`.
+                    let section = problem_key(path)
+                        .split('.')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    prop_assert!(
+                        errors.problems.iter().all(|p| p.key.starts_with(&section)),
+                        "{:?} = {:?} blamed elsewhere:\n{}",
+                        path,
+                        text,
+                        errors
+                    );
+                }
+            }
+            Ok(())
+        },
+    );
+    println!(
+        "config durations: {tried} generated values for {} keys, {} accepted and all in range \
+         (lead_time and min_remaining under 24h, default <= max, windows at most 7 days), the \
+         rest refused naming their section, 0 panics ({:.1} s)",
+        DURATION_KEYS.len(),
+        accepted.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Window expressions and the schedule
 // ---------------------------------------------------------------------------------------------
