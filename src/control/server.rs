@@ -9,8 +9,9 @@
 //!    within the idle timeout);
 //! 3. refuses the request with `forbidden` if the peer is not authorized
 //!    ([`super::auth::authorized`]), logging its uid and pid;
-//! 4. parses it strictly, answering a malformed line or a wrong version with an error reply
-//!    and closing (the stream's framing can no longer be trusted);
+//! 4. parses it strictly, answering a malformed line or a wrong version with an error reply,
+//!    logging the refusal at warn, and closing (the stream's framing can no longer be
+//!    trusted);
 //! 5. runs the [`Handler`], writing its events as they come, then the result or error.
 //!
 //! Nothing a client does ends the accept loop: errors stay in their connection's task.
@@ -300,6 +301,7 @@ async fn serve(stream: UnixStream, context: &Context, shutdown: &CancellationTok
         let line = match line {
             Ok(line) => line,
             Err(error) => {
+                log_refusal(&peer, &error);
                 let _ = write_reply(&mut connection, context, Reply::Error(error)).await;
                 return;
             }
@@ -307,7 +309,7 @@ async fn serve(stream: UnixStream, context: &Context, shutdown: &CancellationTok
         let request = match parse_request_line(&line) {
             Ok(request) => request,
             Err(error) => {
-                tracing::debug!(uid = peer.uid, code = %error.code, message = %error.message, "invalid control request");
+                log_refusal(&peer, &error);
                 let _ = write_reply(&mut connection, context, Reply::Error(error)).await;
                 return;
             }
@@ -328,6 +330,29 @@ async fn serve(stream: UnixStream, context: &Context, shutdown: &CancellationTok
     }
 }
 
+/// The longest part of a refusal's message that is logged. serde's messages quote the
+/// offending value, which can be nearly as long as the line itself.
+const LOGGED_MESSAGE_CHARS: usize = 200;
+
+/// Logs a request line refused before it reached the handler (not UTF-8, too long, not a
+/// request, another protocol version), at warn: it is a broken client or someone probing the
+/// socket, and the operator reading the log should see who and why, not just a closed
+/// connection. The message is logged with `Debug` so a quoted value cannot forge log lines.
+fn log_refusal(peer: &Peer, error: &ErrorBody) {
+    let message = match error.message.char_indices().nth(LOGGED_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}...", &error.message[..cut]),
+        None => error.message.clone(),
+    };
+    tracing::warn!(
+        uid = peer.uid,
+        pid = ?peer.pid,
+        user = %peer.user_name,
+        code = %error.code,
+        reason = ?message,
+        "refused a control request line"
+    );
+}
+
 /// Waits for the next request line. `None`: close quietly (client gone, idle, shutdown).
 /// `Some(Err)`: close after this error reply.
 async fn read_line(
@@ -343,7 +368,15 @@ async fn read_line(
     };
     match next {
         Err(_) => {
-            tracing::debug!(uid = peer.uid, pid = ?peer.pid, "closing an idle control connection");
+            // At info, not debug: a connection that never finishes a line holds one of the
+            // bounded connection slots for the whole timeout, so whoever does it should show.
+            tracing::info!(
+                uid = peer.uid,
+                pid = ?peer.pid,
+                user = %peer.user_name,
+                timeout_secs = context.idle_timeout.as_secs_f64(),
+                "closed a control connection that sent no complete request line in time"
+            );
             None
         }
         Ok(None) => None,

@@ -14,7 +14,7 @@ use crate::control::protocol::{
 };
 use crate::control::{ControlError, EventSink, Handler, HandlerFuture, Peer};
 use crate::engine::{Issue, Phase, Progress};
-use crate::store::{Actor, HistoryEntry, Hold, HoldId, HoldSource, Step};
+use crate::store::{Actor, HistoryEntry, Hold, HoldId, HoldSource, Step, StoreError};
 
 /// How many history entries `history` returns when the client does not say, and at most.
 const HISTORY_DEFAULT: u32 = 50;
@@ -161,6 +161,11 @@ fn control_error(error: ServiceError) -> ControlError {
         ServiceError::TooLong { .. }
         | ServiceError::ZeroDuration
         | ServiceError::StartInPast { .. } => ControlError::bad_request(error.to_string()),
+        // A value from the request the store cannot keep (a window ending past the last
+        // instant it can hold) is the request's fault, not a bug; nothing was written.
+        ServiceError::Store(StoreError::InvalidValue { .. }) => {
+            ControlError::bad_request(error.to_string())
+        }
         ServiceError::Store(_) => ControlError::internal(error_chain(&error)),
     }
 }

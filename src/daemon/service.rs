@@ -48,7 +48,8 @@ pub enum ServiceError {
     #[error("no hold #{0} is in force or upcoming; `pauseplay status` lists the holds")]
     NoSuchHold(HoldId),
     #[error(
-        "no occurrence of window `{name}` is in force on these orgs; `pauseplay status` lists          the holds and `pauseplay windows` when each window opens next"
+        "no occurrence of window `{name}` is in force on these orgs; `pauseplay status` lists \
+         the holds and `pauseplay windows` when each window opens next"
     )]
     NoWindowInForce { name: String },
     #[error(transparent)]

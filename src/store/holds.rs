@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use sqlx::error::ErrorKind;
 
-use super::rows::{HoldRow, hold_columns, holds_from_rows, scope_to_json, to_ms};
+use super::rows::{HoldRow, hold_columns, holds_from_rows, scope_to_json, to_ms, to_stored_ms};
 use super::{Actor, Hold, HoldId, HoldSource, NewHold, Store, StoreError};
 
 /// `released_by` of an occurrence recorded as missed.
@@ -46,9 +46,24 @@ impl Store {
             HoldSource::Window {
                 name,
                 occurrence_start,
-            } => (Some(name.as_str()), Some(to_ms(*occurrence_start))),
+            } => (
+                Some(name.as_str()),
+                Some(to_stored_ms(
+                    &self.path,
+                    "a window occurrence's start",
+                    *occurrence_start,
+                )?),
+            ),
             HoldSource::AdHoc { name } => (Some(name.as_str()), None),
         };
+        // Checked before the row is written: one that could not be read back would break
+        // every later read of the holds.
+        let created_at = to_stored_ms(&self.path, "a hold's creation time", hold.created_at)?;
+        let expires_at = to_stored_ms(&self.path, "a hold's expiry", hold.expires_at)?;
+        let starts_at = hold
+            .starts_at
+            .map(|at| to_stored_ms(&self.path, "a hold's start", at))
+            .transpose()?;
 
         let mut tx = self.begin_write("insert a hold").await?;
         let row: HoldRow = sqlx::query_as(concat!(
@@ -66,9 +81,9 @@ impl Store {
         .bind(&hold.owner.name)
         .bind(hold.reason.as_deref())
         .bind(scope)
-        .bind(to_ms(hold.created_at))
-        .bind(to_ms(hold.expires_at))
-        .bind(hold.starts_at.map(to_ms))
+        .bind(created_at)
+        .bind(expires_at)
+        .bind(starts_at)
         .bind(released.map(|(_, at)| to_ms(at)))
         .bind(released.map(|(by, _)| by))
         .fetch_one(&mut *tx)

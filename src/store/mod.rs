@@ -36,7 +36,9 @@
 //! 0600 *before* SQLite opens it (SQLite gives its `-wal` and `-shm` files the mode of the
 //! database), so the state is never readable by others, not even for an instant. It never
 //! recreates, resets or repairs an existing file: every problem is a [`StoreError`] that names
-//! the file and what to do.
+//! the file and what to do. It also finds at open what would otherwise show only later: a
+//! damaged page anywhere in the file (`PRAGMA quick_check`) and another process holding the
+//! write lock (it takes the lock once).
 //!
 //! Timestamps are stored as INTEGER Unix milliseconds; values read back have millisecond
 //! precision. JSON values are stored as TEXT.
@@ -98,7 +100,8 @@ pub struct Store {
 impl Store {
     /// Opens `state_dir/state.db`, creating `state_dir` (mode 0700) and the file (mode 0600) if
     /// they are missing, applies WAL, `synchronous=FULL`, the busy timeout and foreign keys,
-    /// and runs the pending migrations.
+    /// checks that the write lock can be taken and that every page is sound, and runs the
+    /// pending migrations.
     ///
     /// An existing directory or file keeps its mode: pauseplay does not change permissions an
     /// operator chose.
@@ -157,6 +160,8 @@ impl Store {
             .map_err(|e| StoreError::from_sqlx(&path, "open it", e))?;
 
         check_durability(&path, &writer).await?;
+        check_writable_now(&path, &writer).await?;
+        check_integrity(&path, &writer).await?;
 
         MIGRATOR
             .run(&writer)
@@ -252,4 +257,48 @@ async fn check_durability(path: &Path, pool: &SqlitePool) -> Result<(), StoreErr
         });
     }
     Ok(())
+}
+
+/// Takes the write lock once. In WAL mode another process's write transaction (a `sqlite3`
+/// shell left in `BEGIN`, a backup tool) does not stop reads, so without this the daemon
+/// would start, report ready, and then fail every journal write; now it fails at start with
+/// [`StoreError::Locked`] after the busy timeout, naming the file.
+async fn check_writable_now(path: &Path, pool: &SqlitePool) -> Result<(), StoreError> {
+    let error = |e| StoreError::from_sqlx(path, "take its write lock", e);
+    let probe = pool.begin_with("BEGIN IMMEDIATE").await.map_err(error)?;
+    probe.commit().await.map_err(error)
+}
+
+/// How many of `quick_check`'s findings an error quotes.
+const INTEGRITY_FINDINGS: usize = 3;
+
+/// Runs SQLite's `quick_check`, which reads every page. Opening the database reads only the
+/// schema, so a damaged journal or history page would otherwise surface only when a converge
+/// reads it, with the daemon already running and unable to finish; this makes it
+/// [`StoreError::Corrupt`] at start. The check is linear in the file's size: milliseconds for
+/// a state database.
+async fn check_integrity(path: &Path, pool: &SqlitePool) -> Result<(), StoreError> {
+    let findings: Vec<String> = sqlx::query_scalar("PRAGMA quick_check")
+        .fetch_all(pool)
+        .await
+        .map_err(|e| StoreError::from_sqlx(path, "check its integrity", e))?;
+    if findings.len() == 1 && findings[0] == "ok" {
+        return Ok(());
+    }
+    let mut message = findings
+        .iter()
+        .take(INTEGRITY_FINDINGS)
+        .map(|finding| finding.trim())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if findings.len() > INTEGRITY_FINDINGS {
+        message.push_str(&format!(
+            "; and {} more",
+            findings.len() - INTEGRITY_FINDINGS
+        ));
+    }
+    Err(StoreError::Corrupt {
+        path: path.to_path_buf(),
+        message: format!("quick_check: {message}"),
+    })
 }

@@ -46,6 +46,30 @@ pub(crate) fn to_ms(at: Timestamp) -> i64 {
     at.as_millisecond()
 }
 
+/// [`to_ms`] for an instant a caller chose (a hold's start or expiry), refused unless
+/// [`from_ms`] reads it back. jiff reads milliseconds only up to the first millisecond of its
+/// last second, and a duration added to a start near the end of the calendar saturates to
+/// [`Timestamp::MAX`], past it: stored, such a row would fail every later read of the holds
+/// (`status`, every reconcile) until the file was edited by hand.
+pub(crate) fn to_stored_ms(
+    path: &Path,
+    what: &'static str,
+    at: Timestamp,
+) -> Result<i64, StoreError> {
+    let ms = to_ms(at);
+    match Timestamp::from_millisecond(ms) {
+        Ok(_) => Ok(ms),
+        Err(_) => Err(StoreError::InvalidValue {
+            path: path.to_path_buf(),
+            what,
+            message: format!(
+                "{at} is past the last instant the state database can hold; choose an earlier \
+                 time"
+            ),
+        }),
+    }
+}
+
 fn from_ms(path: &Path, column: &str, ms: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_millisecond(ms).map_err(|e| invalid(path, format!("{column} = {ms}: {e}")))
 }

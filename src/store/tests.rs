@@ -184,3 +184,91 @@ async fn a_database_from_a_newer_pauseplay_is_refused_not_downgraded() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn open_refuses_a_database_another_process_is_writing_to() {
+    let (tmp, store) = store().await;
+    let path = store.path().to_path_buf();
+    store.close().await;
+    // In WAL mode this does not stop reads: only taking the write lock at open finds it.
+    let mut other = raw(&path).await;
+    other
+        .execute("BEGIN IMMEDIATE")
+        .await
+        .expect("other takes the write lock");
+
+    let started = std::time::Instant::now();
+    let err = Store::open(tmp.path()).await.expect_err("locked at open");
+    assert!(started.elapsed() >= BUSY_TIMEOUT, "waited the busy timeout");
+    assert!(matches!(&err, StoreError::Locked { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+
+    other.execute("ROLLBACK").await.expect("release");
+    Store::open(tmp.path())
+        .await
+        .expect("opens once the lock is gone");
+}
+
+#[tokio::test]
+async fn open_refuses_a_damaged_page_that_opening_alone_would_not_read() {
+    let (tmp, store) = store().await;
+    for i in 0..100 {
+        store
+            .append_history(&NewHistory {
+                at: at(i),
+                org: Some("prod".to_owned()),
+                actor: Actor::daemon(),
+                action: "pause".to_owned(),
+                hold_id: None,
+                detail: json!({ "pad": "x".repeat(200) }),
+            })
+            .await
+            .expect("append");
+    }
+    let path = store.path().to_path_buf();
+    store.close().await;
+
+    // The last page holds history rows, which nothing reads at open but `quick_check`.
+    let mut bytes = std::fs::read(&path).expect("read");
+    let page = usize::from(u16::from_be_bytes([bytes[16], bytes[17]]));
+    assert!(bytes.len() > 4 * page, "{} bytes", bytes.len());
+    let last = bytes.len() - page;
+    bytes[last..].fill(0xA5);
+    std::fs::write(&path, &bytes).expect("damage");
+
+    let err = Store::open(tmp.path()).await.expect_err("damaged");
+    assert!(matches!(&err, StoreError::Corrupt { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&path.display().to_string()) && text.contains(".recover"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read(&path).expect("read"), bytes, "left as it was");
+}
+
+#[tokio::test]
+async fn a_hold_ending_past_the_last_readable_instant_is_refused_not_stored() {
+    let (_tmp, store) = store().await;
+    // What a start near the end of the calendar plus a duration saturates to.
+    let hold = NewHold {
+        org: "prod".to_owned(),
+        source: HoldSource::AdHoc {
+            name: "at-9999-12-30T21:00Z".to_owned(),
+        },
+        owner: Actor::daemon(),
+        reason: None,
+        scope: HoldScope::default(),
+        created_at: at(0),
+        starts_at: Some(at(0)),
+        expires_at: jiff::Timestamp::MAX,
+    };
+    let err = store.insert_hold(&hold).await.expect_err("refused");
+    assert!(matches!(&err, StoreError::InvalidValue { .. }), "{err:?}");
+    assert!(err.to_string().contains("left unchanged"), "{err}");
+    // Nothing was written that would break the reads of the holds.
+    assert_eq!(store.recent_holds(10).await.expect("read"), vec![]);
+    assert_eq!(store.upcoming_holds(at(0)).await.expect("read"), vec![]);
+}

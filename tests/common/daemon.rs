@@ -53,6 +53,46 @@ impl DaemonProcess {
         }
     }
 
+    /// [`DaemonProcess::spawn`] with `command` as the process: a wrapper such as `setpriv`
+    /// or a shell that sets the umask, which must `exec` the binary so that the process
+    /// killed on drop is the daemon. Its stderr goes to `log`.
+    pub fn spawn_command(mut command: Command, log: &Path) -> DaemonProcess {
+        let file = std::fs::File::create(log).expect("daemon log");
+        // `info` as `spawn` has it, unless the command chose a level.
+        if !command.get_envs().any(|(name, _)| name == "PAUSEPLAY_LOG") {
+            command.env("PAUSEPLAY_LOG", "info");
+        }
+        let child = command
+            .env_remove("PAUSEPLAY_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start the daemon");
+        DaemonProcess {
+            child,
+            log: log.to_owned(),
+        }
+    }
+
+    /// [`DaemonProcess::start`] for [`DaemonProcess::spawn_command`].
+    pub async fn start_command(command: Command, config: &Path, log: &Path) -> DaemonProcess {
+        let mut daemon = DaemonProcess::spawn_command(command, log);
+        let started = Instant::now();
+        loop {
+            let (code, _, _) = cli(config, &["status"]).await;
+            if code == 0 {
+                return daemon;
+            }
+            assert!(
+                daemon.is_running(),
+                "the daemon exited:\n{}",
+                daemon.log_text()
+            );
+            assert!(started.elapsed() < DEADLINE, "the daemon did not come up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// SIGKILL: no chance to finish anything.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
