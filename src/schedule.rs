@@ -81,11 +81,25 @@ pub fn dst_notes(window: &WindowConfig, from: Timestamp, to: Timestamp) -> Vec<S
     else {
         return Vec::new();
     };
+    // Only starts near a transition can be shifted by it, so look there rather than at every
+    // start of the range (a `* * * * *` window has half a million starts in a year).
+    let near = SignedDuration::from_hours(48);
     let mut groups: Vec<Shifted> = Vec::new();
-    for start in placed_starts(schedule, timezone, from)
-        .take_while(|start| start.at < to)
-        .filter(|start| start.at >= from)
-    {
+    let mut covered = from;
+    let shifted = timezone
+        .following(from)
+        .take_while(|transition| transition.timestamp() < to)
+        .flat_map(|transition| {
+            let around = transition.timestamp();
+            // From where the previous transition's span ended, so no start is seen twice.
+            let lo = shift(around, -near).max(covered);
+            let hi = shift(around, near).min(to);
+            covered = hi.max(covered);
+            placed_starts(schedule, timezone, lo)
+                .take_while(move |start| start.at < hi)
+                .filter(move |start| start.at >= lo)
+        });
+    for start in shifted {
         let Some(transition) = start.transition else {
             continue;
         };
