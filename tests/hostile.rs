@@ -1297,3 +1297,47 @@ async fn a_damaged_page_stops_the_start() {
          damage left as it was, journal restored from the backup"
     );
 }
+
+#[tokio::test]
+async fn a_second_daemon_on_the_same_state_directory_is_refused_and_the_first_keeps_serving() {
+    let setup = fast_setup().await;
+    let first = DaemonProcess::start(&setup.config, &setup.log("first.log")).await;
+    // The same state_dir behind another socket: the socket check cannot see this one.
+    let other = setup.dir.path().join("other.toml");
+    let text = fs::read_to_string(&setup.config).unwrap().replace(
+        &setup
+            .dir
+            .path()
+            .join("pauseplay.sock")
+            .display()
+            .to_string(),
+        &setup.dir.path().join("other.sock").display().to_string(),
+    );
+    fs::write(&other, text).unwrap();
+    let mut second = DaemonProcess::spawn(&other, &setup.log("second.log"));
+    let code = second.exit_code().await;
+    let log = second.log_text();
+    assert_eq!(code, Some(1), "the second daemon ran:\n{log}");
+    let state_dir = setup.dir.path().join("state");
+    assert!(
+        log.contains(&format!(
+            "another pauseplay daemon (pid {}) is using the state directory {}",
+            first.pid(),
+            state_dir.display()
+        )),
+        "{log}"
+    );
+    assert!(!setup.dir.path().join("other.sock").exists());
+    let (code, stdout, stderr) = cli(&setup.config, &["pause", "now", "--for", "10m"]).await;
+    assert_eq!(code, 0, "the first daemon still serves: {stdout}{stderr}");
+    drop(second);
+    drop(first);
+    // The lock dies with its holder: a daemon killed with SIGKILL leaves none behind.
+    let restarted = DaemonProcess::start(&other, &setup.log("third.log")).await;
+    assert!(status(&other).await["holds"].as_array().is_some());
+    drop(restarted);
+    println!(
+        "state directory: a second daemon on it refused (exit 1, naming the holder's pid), the \
+         first kept serving; the claim released by kill -9"
+    );
+}

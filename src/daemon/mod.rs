@@ -25,7 +25,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::control::{ControlServer, ServerConfig};
 use crate::engine::OrgEngine;
-use crate::store::Store;
+use crate::store::{StateDirLock, Store};
 use handler::DaemonHandler;
 use service::Service;
 
@@ -46,6 +46,9 @@ pub async fn run_with_engines(
     tune: impl Fn(OrgEngine) -> OrgEngine,
 ) -> anyhow::Result<()> {
     let state_dir = config.daemon.state_dir.clone();
+    // Held until this function returns: the daemon's claim on its journal.
+    let _claim = StateDirLock::acquire(&state_dir)
+        .with_context(|| format!("claiming the state directory {}", state_dir.display()))?;
     let store = Store::open(&state_dir)
         .await
         .with_context(|| format!("opening the state in {}", state_dir.display()))?;

@@ -34,6 +34,13 @@ pub enum StoreError {
     },
 
     #[error(
+        "another pauseplay daemon{} is using the state directory {}; two daemons would both change the same orgs. Stop it (`systemctl stop pauseplay`) or give this one its own daemon.state_dir",
+        holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
+        dir.display()
+    )]
+    InUse { dir: PathBuf, holder: Option<u32> },
+
+    #[error(
         "cannot open or create the state database {}: {source}; check that the file and its directory exist and belong to the user the daemon runs as",
         path.display()
     )]

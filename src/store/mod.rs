@@ -48,6 +48,8 @@ mod history;
 mod holds;
 pub use holds::MISSED;
 mod journal;
+mod lock;
+pub use lock::{LOCK_FILE_NAME, StateDirLock};
 mod rows;
 #[cfg(test)]
 mod tests;
@@ -97,6 +99,21 @@ pub struct Store {
     reader: SqlitePool,
 }
 
+/// Creates the state directory, private, if it is missing.
+fn create_state_dir(state_dir: &Path) -> Result<(), StoreError> {
+    if state_dir.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(state_dir)
+        .map_err(|source| StoreError::CreateDir {
+            dir: state_dir.to_path_buf(),
+            source,
+        })
+}
+
 impl Store {
     /// Opens `state_dir/state.db`, creating `state_dir` (mode 0700) and the file (mode 0600) if
     /// they are missing, applies WAL, `synchronous=FULL`, the busy timeout and foreign keys,
@@ -106,16 +123,7 @@ impl Store {
     /// An existing directory or file keeps its mode: pauseplay does not change permissions an
     /// operator chose.
     pub async fn open(state_dir: &Path) -> Result<Store, StoreError> {
-        if !state_dir.is_dir() {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(state_dir)
-                .map_err(|source| StoreError::CreateDir {
-                    dir: state_dir.to_path_buf(),
-                    source,
-                })?;
-        }
+        create_state_dir(state_dir)?;
         let path: Arc<Path> = Arc::from(state_dir.join(DB_FILE_NAME));
 
         // Create the file ourselves so it is 0600 from its first instant (SQLite would create
