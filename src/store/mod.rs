@@ -99,6 +99,17 @@ pub struct Store {
     reader: SqlitePool,
 }
 
+/// Opens `path` for reading and writing, creating it 0600 (whatever the umask) if missing.
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+}
+
 /// Creates the state directory, private, if it is missing.
 fn create_state_dir(state_dir: &Path) -> Result<(), StoreError> {
     if state_dir.is_dir() {
@@ -129,25 +140,18 @@ impl Store {
         // Create the file ourselves so it is 0600 from its first instant (SQLite would create
         // it with 0644 less the umask). An empty file is a valid, new SQLite database. Opening
         // it for writing also reports an unwritable file here, with the OS's reason.
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|source| match source.kind() {
-                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-                    StoreError::ReadOnly {
-                        path: path.to_path_buf(),
-                        message: source.to_string(),
-                    }
-                }
-                _ => StoreError::OpenFile {
+        open_private(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                StoreError::ReadOnly {
                     path: path.to_path_buf(),
-                    source,
-                },
-            })?;
+                    message: source.to_string(),
+                }
+            }
+            _ => StoreError::OpenFile {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
 
         let options = SqliteConnectOptions::new()
             .filename(&path)

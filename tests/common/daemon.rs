@@ -24,33 +24,12 @@ pub struct DaemonProcess {
 impl DaemonProcess {
     /// Starts `pauseplay daemon` and waits (polling `status` with a deadline) until it answers.
     pub async fn start(config: &Path, log: &Path) -> DaemonProcess {
-        let daemon = DaemonProcess::spawn(config, log);
-        let started = Instant::now();
-        loop {
-            let (code, _, _) = cli(config, &["status"]).await;
-            if code == 0 {
-                return daemon;
-            }
-            assert!(started.elapsed() < DEADLINE, "the daemon did not come up");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        DaemonProcess::start_command(daemon_command(config), config, log).await
     }
 
     /// Starts `pauseplay daemon` without waiting for it.
     pub fn spawn(config: &Path, log: &Path) -> DaemonProcess {
-        let file = std::fs::File::create(log).expect("daemon log");
-        let child = Command::new(env!("CARGO_BIN_EXE_pauseplay"))
-            .args(["--config", config.to_str().expect("utf-8 path"), "daemon"])
-            .env("PAUSEPLAY_LOG", "info")
-            .env_remove("PAUSEPLAY_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("start the daemon");
-        DaemonProcess {
-            child,
-            log: log.to_owned(),
-        }
+        DaemonProcess::spawn_command(daemon_command(config), log)
     }
 
     /// [`DaemonProcess::spawn`] with `command` as the process: a wrapper such as `setpriv`
@@ -137,6 +116,13 @@ impl DaemonProcess {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// `pauseplay --config CONFIG daemon`.
+fn daemon_command(config: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pauseplay"));
+    command.args(["--config", config.to_str().expect("utf-8 path"), "daemon"]);
+    command
 }
 
 impl Drop for DaemonProcess {
