@@ -415,13 +415,7 @@ impl OrgEngine {
         error: &EngineError,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        let mut message = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
+        let message = crate::error_chain(error);
         let mut updates: Vec<StepUpdate> = Vec::new();
         for entry in self.store.journal(&self.org).await? {
             let covered = holds

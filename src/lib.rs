@@ -38,3 +38,16 @@ pub mod salesforce;
 pub mod schedule;
 pub mod sim;
 pub mod store;
+
+/// An error and its causes on one line, for history entries, replies, `status` and the
+/// journal's last-error column.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

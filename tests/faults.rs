@@ -360,10 +360,7 @@ fn describe(result: &Result<Outcome, EngineError>) -> String {
             outcome.conflicts.len(),
             outcome.deploying
         ),
-        Err(error) => format!(
-            "stopped: {}",
-            pauseplay::daemon::service::error_chain(error)
-        ),
+        Err(error) => format!("stopped: {}", pauseplay::error_chain(error)),
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::service::{OrgReport, ProgressFn, Release, Service, ServiceError, error_chain};
+use super::service::{OrgReport, ProgressFn, Release, Service, ServiceError};
 use super::status::{DeployInFlight, OrgState};
 use crate::control::protocol::{
     self, ComponentIssue, DeployView, Event, HistoryView, HoldView, OrgOutcome, OrgStatusView,
@@ -14,6 +14,7 @@ use crate::control::protocol::{
 };
 use crate::control::{ControlError, EventSink, Handler, HandlerFuture, Peer};
 use crate::engine::{Issue, Phase, Progress};
+use crate::error_chain;
 use crate::store::{Actor, HistoryEntry, Hold, HoldId, HoldSource, Step, StoreError};
 
 /// How many history entries `history` returns when the client does not say, and at most.

@@ -17,6 +17,7 @@ use crate::config::{Config, WindowConfig};
 use crate::daemon::status::{OrgState, org_state};
 use crate::daemon::windows::{self, Decision};
 use crate::engine::{EngineError, Issue, OrgEngine, Outcome, Progress};
+use crate::error_chain;
 use crate::salesforce::OrgClient;
 use crate::schedule::{self, Occurrence};
 use crate::store::{
@@ -902,16 +903,4 @@ fn outcome_json(result: &Result<Outcome, EngineError>) -> serde_json::Value {
         }),
         Err(error) => json!({"error": error_chain(error)}),
     }
-}
-
-/// An error and its causes on one line, for history entries and replies.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
