@@ -5,7 +5,7 @@
 //! about time: the figures go to `BENCHMARKS.md`.
 //!
 //! Arguments (after `--`): `--quick` (small sizes, 1 ms latency: a smoke run), and case names
-//! to run only those: `one`, `parallel`, `large`, `idle`.
+//! to run only those: `one`, `parallel`, `large`, `daemon-large`, `idle`.
 
 mod support;
 
@@ -41,17 +41,20 @@ fn main() -> anyhow::Result<()> {
         if wanted("one") {
             for figures in cases::one_org(&profile, true).await? {
                 println!("{}", figures.line());
+                println!("    requests: {}", figures.classes());
             }
         }
         if wanted("parallel") {
             for figures in cases::parallel_orgs(&profile).await? {
                 println!("{}", figures.line());
+                println!("    requests: {}", figures.classes());
             }
         }
         if wanted("large") {
             let (figures, overheads, memory) = cases::large_org(&profile).await?;
             for figures in figures {
                 println!("{}", figures.line());
+                println!("    requests: {}", figures.classes());
             }
             for overhead in overheads {
                 println!(
@@ -66,6 +69,15 @@ fn main() -> anyhow::Result<()> {
             }
             println!(
                 "(c) bench process (sim + engine) peak RSS {:.1} MiB, RSS now {:.1} MiB",
+                memory.peak_kib as f64 / 1024.0,
+                memory.rss_kib as f64 / 1024.0
+            );
+        }
+        if wanted("daemon-large") {
+            let memory =
+                cases::large_daemon(&profile, Path::new(env!("CARGO_BIN_EXE_pauseplay"))).await?;
+            println!(
+                "(c) daemon process through pause + resume of the large org: peak RSS {:.1} MiB, RSS after {:.1} MiB",
                 memory.peak_kib as f64 / 1024.0,
                 memory.rss_kib as f64 / 1024.0
             );

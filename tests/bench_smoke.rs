@@ -19,8 +19,12 @@ fn check(figures: &[Figures]) {
             figure.line()
         );
         // At most one token per org (a restore reuses the pause's and may mint none).
-        assert!(figure.run.tokens <= figure.floor.tokens, "{}", figure.line());
-        if let Some(naive) = figure.naive {
+        assert!(
+            figure.run.tokens <= figure.floor.tokens,
+            "{}",
+            figure.line()
+        );
+        if let Some(naive) = &figure.naive {
             assert!(naive.calls > figure.run.calls, "{}", figure.line());
         }
     }
@@ -38,7 +42,10 @@ async fn the_benchmark_runs_at_quick_sizes_and_no_case_beats_its_floor() {
     check(&figures);
     let pause = &overheads[0];
     assert!(
-        pause.spans.get("store").is_some_and(|spent| !spent.is_zero()),
+        pause
+            .spans
+            .get("store")
+            .is_some_and(|spent| !spent.is_zero()),
         "the journal's spans were timed: {pause:?}"
     );
     assert!(pause.spans.contains_key("plan"), "{pause:?}");

@@ -22,10 +22,16 @@ pub async fn one_org(profile: &Profile, with_naive: bool) -> anyhow::Result<Vec<
     let service = bench.service().await?;
     let (pause, paused) = bench.pause(&service, &[0]).await?;
     let (restore, restored) = bench.restore(&service, &[0]).await?;
-    anyhow::ensure!(bench.snapshots() == before, "the restore left the org changed");
+    anyhow::ensure!(
+        bench.snapshots() == before,
+        "the restore left the org changed"
+    );
     let (naive_pause, naive_restore) = if with_naive {
         let (p, r) = bench.naive(0, &discovery).await?;
-        anyhow::ensure!(bench.snapshots() == before, "the naive restore left the org changed");
+        anyhow::ensure!(
+            bench.snapshots() == before,
+            "the naive restore left the org changed"
+        );
         (Some(p), Some(r))
     } else {
         (None, None)
@@ -70,7 +76,10 @@ pub async fn parallel_orgs(profile: &Profile) -> anyhow::Result<Vec<Figures>> {
     for (label, orgs) in [("one of them", vec![0]), ("all at once", all)] {
         let (pause, paused) = bench.pause(&service, &orgs).await?;
         let (restore, restored) = bench.restore(&service, &orgs).await?;
-        anyhow::ensure!(bench.snapshots() == before, "the restore left an org changed");
+        anyhow::ensure!(
+            bench.snapshots() == before,
+            "the restore left an org changed"
+        );
         let pick = |floors: &[pauseplay::floor::Floor]| {
             parallel(&orgs.iter().map(|&i| floors[i]).collect::<Vec<_>>())
         };
@@ -125,6 +134,7 @@ pub async fn large_org(profile: &Profile) -> anyhow::Result<(Vec<Figures>, Vec<O
     let (restore, restored) = bench.restore(&service, &[0]).await?;
     let restore_spans = bench.times.take();
     let memory = measure::memory(None)?;
+    let (pause_wall, restore_wall) = (pause.wall, restore.wall);
     let figures = vec![
         Figures {
             case: "(c) large org: pause".to_owned(),
@@ -146,12 +156,12 @@ pub async fn large_org(profile: &Profile) -> anyhow::Result<(Vec<Figures>, Vec<O
     let overheads = vec![
         Overhead {
             operation: "pause",
-            wall: pause.wall,
+            wall: pause_wall,
             spans: pause_spans,
         },
         Overhead {
             operation: "restore",
-            wall: restore.wall,
+            wall: restore_wall,
             spans: restore_spans,
         },
     ];
@@ -190,16 +200,8 @@ pub async fn idle_daemon(profile: &Profile, binary: &Path) -> anyhow::Result<Idl
         .spawn()
         .context("starting the daemon")?;
     let result = async {
-        let mut buffer = [0_u8; 512];
-        let ready = loop {
-            let received = tokio::time::timeout(Duration::from_secs(30), notify.recv(&mut buffer))
-                .await
-                .context("no READY=1 within 30 s")??;
-            let message = String::from_utf8_lossy(&buffer[..received]);
-            if message.lines().any(|line| line == "READY=1") {
-                break started.elapsed();
-            }
-        };
+        wait_ready(&notify).await?;
+        let ready = started.elapsed();
         let pid = child.id();
         let cpu_before = measure::cpu_time(Some(pid))?;
         let watch = Instant::now();
@@ -223,4 +225,69 @@ pub async fn idle_daemon(profile: &Profile, binary: &Path) -> anyhow::Result<Idl
     let _ = child.wait();
     bench.shutdown().await;
     result
+}
+
+/// The daemon's own memory through a pause and a restore of the large org (the real binary,
+/// driven by the real CLI). Memory does not depend on the latency, so this runs at 1 ms per
+/// request to stay short.
+pub async fn large_daemon(profile: &Profile, binary: &Path) -> anyhow::Result<Memory> {
+    let fast = Profile {
+        latency: Duration::from_millis(1),
+        per_item: Duration::ZERO,
+        ..profile.clone()
+    };
+    let bench = Bench::start(&fast, std::slice::from_ref(&profile.large_org)).await?;
+    let notify_path = bench.dir.path().join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path)?;
+    let log = std::fs::File::create(bench.dir.path().join("daemon.log"))?;
+    let mut child = Command::new(binary)
+        .arg("--config")
+        .arg(&bench.config)
+        .arg("daemon")
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env_remove("PAUSEPLAY_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("starting the daemon")?;
+    let result = async {
+        wait_ready(&notify).await?;
+        for args in [&["pause", "now", "--for", "1h"][..], &["resume"][..]] {
+            cli(binary, &bench.config, args).await?;
+        }
+        measure::memory(Some(child.id()))
+    }
+    .await;
+    // Ours to end: the child we spawned, by its handle.
+    let _ = child.kill();
+    let _ = child.wait();
+    bench.shutdown().await;
+    result
+}
+
+/// Waits for `READY=1` on a notify socket.
+async fn wait_ready(notify: &UnixDatagram) -> anyhow::Result<()> {
+    let mut buffer = [0_u8; 512];
+    loop {
+        let received = tokio::time::timeout(Duration::from_secs(30), notify.recv(&mut buffer))
+            .await
+            .context("no READY=1 within 30 s")??;
+        let message = String::from_utf8_lossy(&buffer[..received]);
+        if message.lines().any(|line| line == "READY=1") {
+            return Ok(());
+        }
+    }
+}
+
+/// Runs the CLI (off the runtime: it blocks) and fails unless it exits 0.
+async fn cli(binary: &Path, config: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let mut command = Command::new(binary);
+    command.arg("--config").arg(config).args(args);
+    let output = tokio::task::spawn_blocking(move || command.output()).await??;
+    anyhow::ensure!(
+        output.status.success(),
+        "pauseplay {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
 }

@@ -65,7 +65,10 @@ where
     fn on_new_span(&self, _: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         // A store call made inside another store call is already in the outer one's time.
-        let nested = span.scope().skip(1).any(|outer| outer.name() == span.name());
+        let nested = span
+            .scope()
+            .skip(1)
+            .any(|outer| outer.name() == span.name());
         if !nested {
             span.extensions_mut().insert(Started(Instant::now()));
         }

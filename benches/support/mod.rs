@@ -13,6 +13,7 @@ pub mod cases;
 pub mod measure;
 pub mod naive;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
@@ -60,7 +61,12 @@ pub struct Profile {
     pub polls: Option<PollPolicy>,
 }
 
-fn spec(flows: usize, validation_rules: usize, workflow_rules: usize, triggers: usize) -> GenerateSpec {
+fn spec(
+    flows: usize,
+    validation_rules: usize,
+    workflow_rules: usize,
+    triggers: usize,
+) -> GenerateSpec {
     GenerateSpec {
         seed: 7,
         flows,
@@ -106,11 +112,14 @@ impl Profile {
 }
 
 /// The figures of one operation.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Run {
     pub calls: u64,
     pub tokens: u64,
     pub wall: Duration,
+    /// Requests by class (`docs/sim-scenarios.md`, crash points), summed over the orgs: where
+    /// the calls above the floor go.
+    pub classes: BTreeMap<&'static str, u64>,
 }
 
 /// One operation measured against its floor, with the naive approach when it was run.
@@ -140,7 +149,7 @@ impl Figures {
             self.floor_wall.as_secs_f64(),
             ratio(self.run.wall.as_secs_f64(), self.floor_wall.as_secs_f64()),
         );
-        if let Some(naive) = self.naive {
+        if let Some(naive) = &self.naive {
             let _ = write!(
                 line,
                 " | naive calls {:>5} ({:.1}x ours) wall {:>7.2}s ({:.1}x ours)",
@@ -151,6 +160,16 @@ impl Figures {
             );
         }
         line
+    }
+
+    /// The requests of our run by class, e.g. `query 3, composite_write 41, ...`.
+    pub fn classes(&self) -> String {
+        self.run
+            .classes
+            .iter()
+            .map(|(class, count)| format!("{class} {count}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -214,30 +233,50 @@ impl Bench {
     /// org's counters.
     pub async fn discover(&self, index: usize) -> anyhow::Result<Discovery> {
         let config = Config::load(&self.config).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-        let org = config.orgs.get(&Bench::org(index)).context("org in config")?;
+        let org = config
+            .orgs
+            .get(&Bench::org(index))
+            .context("org in config")?;
         let discovery = discover(&self.client(index)?, &Scope::from_org(org)).await?;
         self.sims[index].reset_counters();
         Ok(discovery)
     }
 
-    fn reset(&self, orgs: &[usize]) {
-        for &index in orgs {
-            self.sims[index].reset_counters();
-        }
+    /// Clears the counters of `orgs`; returns how many requests each had seen, to pick
+    /// this operation's requests out of the request log later.
+    fn reset(&self, orgs: &[usize]) -> Vec<u64> {
+        orgs.iter()
+            .map(|&index| {
+                self.sims[index].reset_counters();
+                self.sims[index].requests_seen()
+            })
+            .collect()
     }
 
-    fn charged(&self, orgs: &[usize]) -> (u64, u64) {
-        orgs.iter().fold((0, 0), |(calls, tokens), &index| {
+    /// What `orgs` were charged since [`Bench::reset`] returned `marks`.
+    fn charged(&self, orgs: &[usize], marks: &[u64], wall: Duration) -> Run {
+        let mut run = Run {
+            wall,
+            ..Run::default()
+        };
+        for (&index, &mark) in orgs.iter().zip(marks) {
             let counters = self.sims[index].counters();
             let get = |name: &str| counters.get(name).copied().unwrap_or(0);
-            (calls + get("api_requests"), tokens + get("token"))
-        })
+            run.calls += get("api_requests");
+            run.tokens += get("token");
+            for request in self.sims[index].request_log() {
+                if request.seq > mark {
+                    *run.classes.entry(request.class).or_default() += 1;
+                }
+            }
+        }
+        run
     }
 
     /// Pauses `orgs` through the service (a manual pause), returning the figures and the
     /// components paused.
     pub async fn pause(&self, service: &Service, orgs: &[usize]) -> anyhow::Result<(Run, u64)> {
-        self.reset(orgs);
+        let marks = self.reset(orgs);
         let names: Vec<String> = orgs.iter().map(|&i| Bench::org(i)).collect();
         let started = Instant::now();
         let report = service
@@ -257,13 +296,12 @@ impl Bench {
             anyhow::ensure!(outcome.is_clean(), "{}: {outcome:?}", org.org);
             switched += outcome.paused;
         }
-        let (calls, tokens) = self.charged(orgs);
-        Ok((Run { calls, tokens, wall }, switched))
+        Ok((self.charged(orgs, &marks, wall), switched))
     }
 
     /// Resumes `orgs` (releases the manual holds) through the service.
     pub async fn restore(&self, service: &Service, orgs: &[usize]) -> anyhow::Result<(Run, u64)> {
-        self.reset(orgs);
+        let marks = self.reset(orgs);
         let names: Vec<String> = orgs.iter().map(|&i| Bench::org(i)).collect();
         let started = Instant::now();
         let report = service
@@ -276,25 +314,21 @@ impl Bench {
             anyhow::ensure!(outcome.is_clean(), "{}: {outcome:?}", org.org);
             switched += outcome.restored;
         }
-        let (calls, tokens) = self.charged(orgs);
-        Ok((Run { calls, tokens, wall }, switched))
+        Ok((self.charged(orgs, &marks, wall), switched))
     }
 
     /// The naive pause and restore of org `index` (a fresh client, so its token counts).
     pub async fn naive(&self, index: usize, discovery: &Discovery) -> anyhow::Result<(Run, Run)> {
         let client = self.client(index)?;
-        self.reset(&[index]);
+        let marks = self.reset(&[index]);
         let started = Instant::now();
         let saved = naive::pause(&client, &discovery.components).await?;
-        let wall = started.elapsed();
-        let (calls, tokens) = self.charged(&[index]);
-        let pause = Run { calls, tokens, wall };
-        self.reset(&[index]);
+        let pause = self.charged(&[index], &marks, started.elapsed());
+        let marks = self.reset(&[index]);
         let started = Instant::now();
         naive::restore(&client, &saved).await?;
-        let wall = started.elapsed();
-        let (calls, tokens) = self.charged(&[index]);
-        Ok((pause, Run { calls, tokens, wall }))
+        let restore = self.charged(&[index], &marks, started.elapsed());
+        Ok((pause, restore))
     }
 
     pub fn floor_wall(&self, floor: &Floor) -> Duration {

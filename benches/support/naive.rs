@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use pauseplay::automation::{Component, Kind};
-use pauseplay::salesforce::{
-    OrgClient, PollPolicy, TestLevel, TriggerSource, TriggerStatus,
-};
+use pauseplay::salesforce::{OrgClient, PollPolicy, TestLevel, TriggerSource, TriggerStatus};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -119,7 +117,9 @@ async fn deploy(client: &OrgClient, id: &str, status: TriggerStatus) -> anyhow::
     let deploy = client
         .deploy_triggers(&[source], status, &TestLevel::NoTestRun)
         .await?;
-    let outcome = client.wait_for_deploy(&deploy, BACK_TO_BACK, |_| {}).await?;
+    let outcome = client
+        .wait_for_deploy(&deploy, BACK_TO_BACK, |_| {})
+        .await?;
     anyhow::ensure!(outcome.success, "naive deploy of {id} failed");
     Ok(())
 }

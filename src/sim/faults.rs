@@ -356,7 +356,11 @@ mod tests {
             ..Faults::default()
         };
         assert_eq!(faults.service_time(1), Duration::from_millis(52));
-        assert_eq!(faults.service_time(0), Duration::from_millis(52), "at least one item");
+        assert_eq!(
+            faults.service_time(0),
+            Duration::from_millis(52),
+            "at least one item"
+        );
         assert_eq!(faults.service_time(25), Duration::from_millis(100));
         assert_eq!(Faults::default().service_time(25), Duration::ZERO);
         let parsed: Faults =
