@@ -33,6 +33,7 @@ pub mod control;
 pub mod daemon;
 pub mod demo;
 pub mod engine;
+pub mod floor;
 pub mod plan;
 pub mod salesforce;
 pub mod schedule;

@@ -603,6 +603,13 @@ async fn sim_expired_token_is_reminted_once() {
     assert_eq!(sim::count(&handle, "token"), 2, "{:?}", handle.counters());
     assert_eq!(sim::count(&handle, "rejected_auth"), 1);
     assert_eq!(sim::count(&handle, "limits"), 3);
+    // The client's own tally: every token request, and every authenticated request sent,
+    // which is what the org charged plus the one refused with 401 (not charged).
+    assert_eq!(client.token_requests(), 2);
+    assert_eq!(
+        client.api_calls(),
+        sim::count(&handle, "api_requests") + sim::count(&handle, "rejected_auth")
+    );
     handle.shutdown().await;
 }
 

@@ -41,6 +41,9 @@ struct Inner {
     /// Authenticated requests sent, retries included: the calls the org charges against its
     /// daily limit (a composite is one).
     api_calls: AtomicU64,
+    /// Token requests sent (client-credentials grants, retries included): not charged, but
+    /// each is a round trip, and one per operation is the floor.
+    token_requests: AtomicU64,
 }
 
 impl fmt::Debug for OrgClient {
@@ -209,6 +212,7 @@ impl OrgClient {
                 tokens: TokenCache::default(),
                 usage: Mutex::new(None),
                 api_calls: AtomicU64::new(0),
+                token_requests: AtomicU64::new(0),
             }),
         })
     }
@@ -252,6 +256,11 @@ impl OrgClient {
     /// not counted.
     pub fn api_calls(&self) -> u64 {
         self.inner.api_calls.load(Ordering::Relaxed)
+    }
+
+    /// How many token requests this client (and its clones) has sent, retries included.
+    pub fn token_requests(&self) -> u64 {
+        self.inner.token_requests.load(Ordering::Relaxed)
     }
 
     /// `GET /services/data/vNN.0/limits`: the daily API request budget.
@@ -360,6 +369,7 @@ impl OrgClient {
         self.inner
             .tokens
             .session(stale, |generation| {
+                self.inner.token_requests.fetch_add(1, Ordering::Relaxed);
                 mint(
                     MintRequest {
                         http: &self.inner.http,

@@ -27,6 +27,11 @@ pub struct Faults {
     /// "admin operation in progress" marker for this long.
     #[serde(default, with = "human_duration")]
     pub latency: Duration,
+    /// Server time per subrequest of an API request, on top of `latency`: a composite of 25
+    /// items costs 25 of these, any other API request one. Models the org doing the work of
+    /// each item, so a benchmark cannot make batching look free.
+    #[serde(default, with = "human_duration")]
+    pub subrequest_cost: Duration,
     /// Share (0.0–1.0) of API requests answered with a transient error, alternating between
     /// 503 `SERVER_UNAVAILABLE` and 400 `UNABLE_TO_LOCK_ROW`. The request has no effect.
     #[serde(default)]
@@ -76,6 +81,7 @@ impl Default for Faults {
         Faults {
             seed: 0,
             latency: Duration::ZERO,
+            subrequest_cost: Duration::ZERO,
             transient_error_rate: 0.0,
             drop_rate: 0.0,
             admin_conflicts: true,
@@ -117,6 +123,14 @@ impl Faults {
             }
         }
         Ok(())
+    }
+
+    /// How long an API request of `subrequests` items (1 unless it is a composite) takes
+    /// before it is answered: the latency plus the server's cost of each item.
+    pub fn service_time(&self, subrequests: usize) -> Duration {
+        let items = u32::try_from(subrequests.max(1)).unwrap_or(u32::MAX);
+        self.latency
+            .saturating_add(self.subrequest_cost.saturating_mul(items))
     }
 
     /// The same faults with rates forced into 0.0–1.0 (NaN becomes 0), for callers that
@@ -332,5 +346,25 @@ mod tests {
         assert!(faults.validate().unwrap_err().contains("faults.drop_rate"));
         let mut engine = FaultEngine::new(faults);
         assert!((0..10).all(|_| engine.draw_drop()));
+    }
+
+    #[test]
+    fn a_composite_costs_its_items_and_any_other_request_one() {
+        let faults = Faults {
+            latency: Duration::from_millis(50),
+            subrequest_cost: Duration::from_millis(2),
+            ..Faults::default()
+        };
+        assert_eq!(faults.service_time(1), Duration::from_millis(52));
+        assert_eq!(
+            faults.service_time(0),
+            Duration::from_millis(52),
+            "at least one item"
+        );
+        assert_eq!(faults.service_time(25), Duration::from_millis(100));
+        assert_eq!(Faults::default().service_time(25), Duration::ZERO);
+        let parsed: Faults =
+            toml::from_str("latency = \"50ms\"\nsubrequest_cost = \"2ms\"\n").expect("parse");
+        assert_eq!(parsed, faults);
     }
 }

@@ -7,9 +7,9 @@
 //!    counted here), then the fault draws (dropped connection, slow answer, transient error,
 //!    someone else's admin operation) and the admin-conflict check, which marks a write as in
 //!    progress;
-//! 2. the simulated network latency (and a slow answer's delay), with the lock released (a
-//!    write keeps its "in progress" marker across it, which is what makes overlapping writes
-//!    collide);
+//! 2. the simulated network latency plus the server's cost per subrequest (and a slow
+//!    answer's delay), with the lock released (a write keeps its "in progress" marker across
+//!    it, which is what makes overlapping writes collide);
 //! 3. *dispatch*, under the lock again, to the handler in `api.rs`, after which the write
 //!    marker is cleared.
 //!
@@ -42,7 +42,7 @@ use super::conn::{ConnectionHandle, KillableListener};
 use super::faults::{Faults, Transient};
 use super::freeze::{self, FreezeAt, Gate, SeenRequest, Thaw};
 use super::handlers::deploy::{Upload, UploadResult};
-use super::handlers::{inspect, token};
+use super::handlers::{composite, inspect, token};
 use super::scenario::Scenario;
 use super::state::{Shared, SimState, TokenCheck, counter};
 use super::writes::WriteCount;
@@ -634,9 +634,14 @@ async fn api_entry(
         return withheld(thaw, connection).await;
     }
     let write = api::is_write(&method, uri.path(), &body);
+    let items = match api::route(uri.path()) {
+        Route::Composite { .. } if method == Method::POST => composite::subrequests(&body),
+        _ => 1,
+    };
     let (admission, slow, latency, dropped, limit_info) = {
         let mut state = app.shared.lock();
-        let (latency, dropped) = network(&mut state);
+        let (_, dropped) = network(&mut state);
+        let latency = state.faults.faults().service_time(items);
         let (admission, slow) = admit(
             &mut state,
             uri.path(),

@@ -8,6 +8,7 @@ use super::{HistoryEntry, NewHistory, Store, StoreError};
 
 impl Store {
     /// Appends an entry and returns its id. A `hold_id` must name an existing hold.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn append_history(&self, entry: &NewHistory) -> Result<i64, StoreError> {
         const OP: &str = "append to the history";
         let mut tx = self.begin_write(OP).await?;
@@ -44,6 +45,7 @@ impl Store {
     /// The newest `limit` entries, newest first (by append order), of one org or of all
     /// (`None`, which includes entries that concern no org). With an org, only entries of
     /// exactly that org are returned.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn history(
         &self,
         org: Option<&str>,

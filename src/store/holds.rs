@@ -19,6 +19,7 @@ impl Store {
     /// A window hold for an (org, window, occurrence start) that already has a hold, released
     /// or not, is refused with [`StoreError::DuplicateWindowHold`]: an occurrence is held at
     /// most once, so one that ended or was ended early is never held again.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn insert_hold(&self, hold: &NewHold) -> Result<Hold, StoreError> {
         self.insert_hold_row(hold, None).await
     }
@@ -27,6 +28,7 @@ impl Store {
     /// when the daemon found it open: a window hold released at once by `missed`. Like a held
     /// occurrence it is never held afterwards ([`StoreError::DuplicateWindowHold`] when the
     /// occurrence already has a row).
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn insert_missed_occurrence(
         &self,
         hold: &NewHold,
@@ -108,6 +110,7 @@ impl Store {
     }
 
     /// One hold by id, released or not.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn hold(&self, id: HoldId) -> Result<Option<Hold>, StoreError> {
         let row: Option<HoldRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -125,6 +128,7 @@ impl Store {
     /// `starts_at <= now`) and `expires_at > now` (a hold expiring exactly at `now` is no
     /// longer in force; one starting exactly at `now` is). Ordered by id.
     /// [`Hold::in_force_at`] is the same rule.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn active_holds(&self, now: Timestamp) -> Result<Vec<Hold>, StoreError> {
         let rows: Vec<HoldRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -142,6 +146,7 @@ impl Store {
     /// The holds not yet in force at `now`: not released and `starts_at > now` (such a hold
     /// has not expired either, since it starts before it expires). Ordered by start, then id.
     /// [`Hold::is_upcoming_at`] is the same rule.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn upcoming_holds(&self, now: Timestamp) -> Result<Vec<Hold>, StoreError> {
         let rows: Vec<HoldRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -162,6 +167,7 @@ impl Store {
     /// was already released. A hold past its expiry that [`Store::expire_holds`] has not yet
     /// marked is released like any other, and so is one not yet in force (`starts_at` after
     /// `now`): releasing it cancels it, and it never comes into force.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn release_hold(
         &self,
         id: HoldId,
@@ -190,6 +196,7 @@ impl Store {
     /// [`Store::expire_holds`] marks those as expired, which is what happened to them. Manual
     /// holds have no `starts_at` (they are in force from creation); the condition is kept so
     /// that this stays "in force" if one ever does. Returns the released holds by id.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn release_manual_holds(
         &self,
         org: &str,
@@ -217,6 +224,7 @@ impl Store {
     /// Marks every unreleased hold with `expires_at <= now` as released at its expiry, by
     /// `"expired"`, and returns them by id. Idempotent: a second call finds nothing. A hold
     /// not yet in force is never among them: it starts before it expires (the schema checks).
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn expire_holds(&self, now: Timestamp) -> Result<Vec<Hold>, StoreError> {
         let mut tx = self.begin_write("expire holds").await?;
         let rows: Vec<HoldRow> = sqlx::query_as(concat!(
@@ -235,6 +243,7 @@ impl Store {
     /// The newest `limit` holds, released or not, newest (highest id) first.
     /// Whether the occurrence of `window` starting at `start` has a hold row in `org`, released
     /// or not: a read, so a pass need not try a write that the unique index refuses.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn has_window_hold(
         &self,
         org: &str,
@@ -255,6 +264,7 @@ impl Store {
     }
 
     /// Window occurrences recorded as missed since `since`, by id.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn missed_occurrences(&self, since: Timestamp) -> Result<Vec<Hold>, StoreError> {
         let rows: Vec<HoldRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -270,6 +280,7 @@ impl Store {
         holds_from_rows(&self.path, rows)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn recent_holds(&self, limit: u32) -> Result<Vec<Hold>, StoreError> {
         let rows: Vec<HoldRow> = sqlx::query_as(concat!(
             "SELECT ",

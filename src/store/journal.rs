@@ -14,6 +14,7 @@ use super::{ComponentKey, JournalEntry, NewJournalEntry, Step, StepUpdate, Store
 
 impl Store {
     /// Every journal row of `org`, ordered by kind, API name, then id.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn journal(&self, org: &str) -> Result<Vec<JournalEntry>, StoreError> {
         let rows: Vec<JournalRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -30,6 +31,7 @@ impl Store {
     }
 
     /// The journal row of one component, if it has one.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn journal_entry(
         &self,
         key: &ComponentKey,
@@ -56,6 +58,7 @@ impl Store {
     /// has not got back; it is never overwritten. Such a row (or the same component twice in
     /// `entries`) fails the whole batch with [`StoreError::JournalConflict`] naming the first
     /// one, and nothing of the batch is written.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn record_pausing(
         &self,
         entries: &[NewJournalEntry],
@@ -137,6 +140,7 @@ impl Store {
     /// by polling it (Salesforce may not even know it any more). Otherwise the id is kept: a
     /// settled row keeps it as the record of the deploy that settled it, and a row retried in
     /// the same step keeps the deploy it is waiting on.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn update_steps(
         &self,
         updates: &[StepUpdate],
@@ -182,6 +186,7 @@ impl Store {
     /// accepted and before it is polled: a crash after this point is settled by polling the
     /// deploy. A key with no journal row fails the whole batch with
     /// [`StoreError::UnknownJournalEntry`]; nothing of it is written.
+    #[tracing::instrument(level = "debug", name = "store", skip_all)]
     pub async fn set_deploy_id(
         &self,
         keys: &[ComponentKey],

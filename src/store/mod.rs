@@ -14,6 +14,10 @@
 //! - **history** ([`HistoryEntry`]): the audit trail. There is no API to change or delete it,
 //!   and triggers in the schema refuse UPDATE and DELETE.
 //!
+//! Every public query and transaction runs in a `debug` span named `store` (nothing is logged
+//! per call), so that a subscriber can sum the time an operation spends in the database: the
+//! benchmark reports it as the journal's share of a pause.
+//!
 //! # Durability
 //!
 //! The file is SQLite in WAL mode with `synchronous=FULL`: a committed journal step survives a

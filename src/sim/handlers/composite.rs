@@ -59,6 +59,17 @@ pub fn has_patch(body: &[u8]) -> bool {
         })
 }
 
+/// How many subrequests a composite body carries (0 when it is unreadable), for the server's
+/// per-item cost (`faults.subrequest_cost`).
+pub fn subrequests(body: &[u8]) -> usize {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .as_ref()
+        .and_then(|value| value.get("compositeRequest"))
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len)
+}
+
 fn valid_reference_id(id: &str) -> bool {
     id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
