@@ -185,20 +185,8 @@ pub struct Idle {
 pub async fn idle_daemon(profile: &Profile, binary: &Path) -> anyhow::Result<Idle> {
     let specs = vec![profile.each_org.clone(); profile.orgs];
     let bench = Bench::start(profile, &specs).await?;
-    let notify_path = bench.dir.path().join("notify.sock");
-    let notify = UnixDatagram::bind(&notify_path)?;
-    let log = std::fs::File::create(bench.dir.path().join("daemon.log"))?;
     let started = Instant::now();
-    let mut child = Command::new(binary)
-        .args(["--config"])
-        .arg(&bench.config)
-        .arg("daemon")
-        .env("NOTIFY_SOCKET", &notify_path)
-        .env_remove("PAUSEPLAY_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .context("starting the daemon")?;
+    let (mut child, notify) = spawn_daemon(&bench, binary)?;
     let result = async {
         wait_ready(&notify).await?;
         let ready = started.elapsed();
@@ -227,6 +215,28 @@ pub async fn idle_daemon(profile: &Profile, binary: &Path) -> anyhow::Result<Idl
     result
 }
 
+/// Starts the real daemon on the bench's config with `NOTIFY_SOCKET` pointing at a datagram
+/// socket of ours (bound before the spawn), on which it will send `READY=1`.
+fn spawn_daemon(
+    bench: &Bench,
+    binary: &Path,
+) -> anyhow::Result<(std::process::Child, UnixDatagram)> {
+    let notify_path = bench.dir.path().join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path)?;
+    let log = std::fs::File::create(bench.dir.path().join("daemon.log"))?;
+    let child = Command::new(binary)
+        .arg("--config")
+        .arg(&bench.config)
+        .arg("daemon")
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env_remove("PAUSEPLAY_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("starting the daemon")?;
+    Ok((child, notify))
+}
+
 /// The daemon's own memory through a pause and a restore of the large org (the real binary,
 /// driven by the real CLI). Memory does not depend on the latency, so this runs at 1 ms per
 /// request to stay short.
@@ -237,19 +247,7 @@ pub async fn large_daemon(profile: &Profile, binary: &Path) -> anyhow::Result<Me
         ..profile.clone()
     };
     let bench = Bench::start(&fast, std::slice::from_ref(&profile.large_org)).await?;
-    let notify_path = bench.dir.path().join("notify.sock");
-    let notify = UnixDatagram::bind(&notify_path)?;
-    let log = std::fs::File::create(bench.dir.path().join("daemon.log"))?;
-    let mut child = Command::new(binary)
-        .arg("--config")
-        .arg(&bench.config)
-        .arg("daemon")
-        .env("NOTIFY_SOCKET", &notify_path)
-        .env_remove("PAUSEPLAY_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .context("starting the daemon")?;
+    let (mut child, notify) = spawn_daemon(&bench, binary)?;
     let result = async {
         wait_ready(&notify).await?;
         for args in [&["pause", "now", "--for", "1h"][..], &["resume"][..]] {
