@@ -262,6 +262,7 @@ impl ValidationRule {
             org_namespace,
         )
     }
+
     /// The rule's entry in the snapshot.
     pub fn snapshot(&self) -> Value {
         json!({
@@ -291,6 +292,7 @@ impl WorkflowRule {
     pub fn managed_lock(&self, org_namespace: Option<&str>) -> Option<&'static str> {
         managed_lock(self.namespace.as_deref(), "installed", org_namespace)
     }
+
     /// The rule's entry in the snapshot.
     pub fn snapshot(&self) -> Value {
         json!({
