@@ -4,7 +4,8 @@
 //! naive approach for case (a); then the idle daemon's figures. It prints and asserts nothing
 //! about time: the figures go to `BENCHMARKS.md`.
 //!
-//! Arguments (after `--`): `--quick` (small sizes, 1 ms latency: a smoke run), and case names
+//! Arguments (after `--`): `--quick` (small sizes, 1 ms latency: a smoke run), `--no-naive`
+//! (case (a) without the naive approach, which takes 3.5 minutes), and case names
 //! to run only those: `one`, `parallel`, `large`, `daemon-large`, `idle`.
 
 mod support;
@@ -39,7 +40,8 @@ fn main() -> anyhow::Result<()> {
     );
     runtime.block_on(async {
         if wanted("one") {
-            for figures in cases::one_org(&profile, true).await? {
+            let naive = !args.iter().any(|arg| arg == "--no-naive");
+            for figures in cases::one_org(&profile, naive).await? {
                 println!("{}", figures.line());
                 println!("    requests: {}", figures.classes());
             }

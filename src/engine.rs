@@ -19,6 +19,13 @@
 //! written back with the `Metadata` just read, so an edit made during the window survives.
 //! Writes to one org are serialised by the engine's lock; different orgs run in parallel.
 //!
+//! A pause takes the state its discovery has just read (flows' active version numbers,
+//! workflow rules' `Metadata`, triggers' sources) as the state to record and write back, and
+//! reads only what discovery did not (validation rules' `Metadata`), every kind at once: the
+//! moment between the two reads is no longer than between a read and its write. Triggers are
+//! confirmed by their deploy's `componentSuccesses`; only a trigger the result does not name
+//! is read back.
+//!
 //! A converge that stops part-way (no API calls left, a read that keeps failing) leaves every
 //! row where it was and writes the reason on each live row not where the holds want it (a
 //! `Paused` row whose restore is due included), so `status` names all of them; a pause reads
@@ -67,8 +74,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
-use crate::automation::switch::{Activation, Current, Target, read_current, write};
-use crate::automation::{Component, Kind, Scope, discover, read_org_info};
+use crate::automation::switch::{Activation, Current, Target, read_current_sized, write};
+use crate::automation::{Component, Kind, Scope, discover_to_pause, read_org_info};
 use crate::config::TriggerTestLevel;
 use crate::salesforce::{
     DeployId, DeployOutcome, OrgClient, PollPolicy, SfError, TestLevel, TriggerSource,
@@ -227,6 +234,10 @@ pub struct OrgEngine {
     /// The validation sent to wait out deploys whose ids never arrived (see the module docs),
     /// with the triggers it was sent for, until it is done.
     validation: Mutex<Option<Validation>>,
+    /// How many flows and Process Builders the last discovery found: with it, flows are read
+    /// by one paged query of the whole table when that takes fewer calls than lists of ids.
+    /// Unknown (ids lists) until this process has discovered the org.
+    flow_rows: Mutex<Option<usize>>,
 }
 
 /// A validation deploy waited for in place of deploys whose ids never arrived.
@@ -261,6 +272,14 @@ impl Drop for Unwatch<'_> {
     }
 }
 
+/// Locks one of the engine's small state mutexes: a panic elsewhere cannot leave them half
+/// written, so a poisoned one is used as is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Where a component should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Desired {
@@ -284,6 +303,7 @@ impl OrgEngine {
             watched: Mutex::new(None),
             left_running: Mutex::new(BTreeSet::new()),
             validation: Mutex::new(None),
+            flow_rows: Mutex::new(None),
         }
     }
 
@@ -294,7 +314,8 @@ impl OrgEngine {
         self
     }
 
-    /// How trigger deploys are polled; the default waits 1 s, doubling up to 30 s.
+    /// How trigger deploys are polled; the default waits 1 s, doubling up to 30 s, shortened
+    /// for small deploys ([`PollPolicy::sized`]).
     pub fn with_poll_policy(mut self, poll: PollPolicy) -> OrgEngine {
         self.poll = poll;
         self
@@ -317,23 +338,15 @@ impl OrgEngine {
 
     /// The trigger deploy being polled right now, if any. Never waits for a converge.
     pub fn watched_deploy(&self) -> Option<DeployWatch> {
-        self.watched
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lock(&self.watched).clone()
     }
 
     fn left_running(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
-        self.left_running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.left_running)
     }
 
     fn watch(&self, watch: Option<DeployWatch>) {
-        *self
-            .watched
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = watch;
+        *lock(&self.watched) = watch;
     }
 
     /// Brings the org to the state its active holds call for (see the module docs).
@@ -371,8 +384,8 @@ impl OrgEngine {
         let work = async {
             if !new_holds.is_empty() {
                 progress(self.progress(Phase::Discovering, 0, 0));
-                let candidates = self.candidates(&holds, &journal, &mut outcome).await?;
-                self.pause_new(candidates, now, progress, &mut outcome)
+                let (candidates, read) = self.candidates(&holds, &journal, &mut outcome).await?;
+                self.pause_new(candidates, read, now, progress, &mut outcome)
                     .await?;
                 self.mark_applied(&new_holds);
             }
@@ -444,17 +457,11 @@ impl OrgEngine {
     }
 
     fn applied_holds(&self) -> BTreeSet<HoldId> {
-        self.applied
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lock(&self.applied).clone()
     }
 
     fn mark_applied(&self, holds: &[HoldId]) {
-        self.applied
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend(holds.iter().copied());
+        lock(&self.applied).extend(holds.iter().copied());
     }
 
     fn progress(&self, phase: Phase, done: u64, total: u64) -> Progress {
@@ -480,17 +487,24 @@ impl OrgEngine {
         }
     }
 
-    /// The components the holds call to pause that the journal does not already have in hand.
+    /// The components the holds call to pause that the journal does not already have in hand,
+    /// with the state discovery read of them (see [`crate::automation::Discovery::read`]).
     async fn candidates(
         &self,
         holds: &[Hold],
         journal: &BTreeMap<(Kind, String), JournalEntry>,
         outcome: &mut Outcome,
-    ) -> Result<Vec<Component>, EngineError> {
-        let discovery = discover(&self.client, &self.scope)
+    ) -> Result<(Vec<Component>, BTreeMap<String, Current>), EngineError> {
+        let discovery = discover_to_pause(&self.client, &self.scope)
             .await
             .map_err(|error| self.salesforce_error("discovery failed", error.source))?;
         self.remember_sandbox(discovery.org.is_sandbox);
+        let flows = discovery
+            .components
+            .iter()
+            .filter(|c| matches!(c.kind, Kind::Flow | Kind::ProcessBuilder))
+            .count();
+        *lock(&self.flow_rows) = Some(flows);
         // The `plan` spans time the engine's own deciding (the benchmark sums them).
         let _plan = tracing::debug_span!("plan").entered();
         let mut candidates = Vec::new();
@@ -514,12 +528,13 @@ impl OrgEngine {
                 outcome.skipped += 1;
             }
         }
-        Ok(candidates)
+        Ok((candidates, discovery.read))
     }
 
-    /// Journals and pauses components not paused yet: read the current state of every kind,
-    /// record it as the prior state (one transaction for all of them), then write and verify
-    /// kind by kind.
+    /// Journals and pauses components not paused yet: take the current state of every
+    /// candidate (as discovery read it, or read now where it did not), record it as the prior
+    /// state (one transaction for all of them), then write and verify: flows, Process Builders
+    /// and rules together, then triggers.
     ///
     /// Every kind is read and journaled before the first write, so a pause that stops
     /// part-way (the daily API limit runs out, a write keeps failing) leaves each component it
@@ -529,78 +544,114 @@ impl OrgEngine {
     async fn pause_new(
         &self,
         candidates: Vec<Component>,
+        mut read: BTreeMap<String, Current>,
         now: Timestamp,
         progress: &(dyn Fn(Progress) + Send + Sync),
         outcome: &mut Outcome,
     ) -> Result<(), EngineError> {
         let total = candidates.len() as u64;
+        // What discovery read a moment ago, and what it did not, read now.
+        let unread: Vec<(Kind, String)> = candidates
+            .iter()
+            .filter(|c| !read.contains_key(&c.id))
+            .map(|c| (c.kind, c.id.clone()))
+            .collect();
+        let read_now = self
+            .read_states(&unread)
+            .await
+            .map_err(|error| self.salesforce_error("reading states to pause failed", error))?;
+        read.extend(read_now);
+        let current = read;
+        // Only components still active right now are journaled: one deactivated (or deleted)
+        // since discovery has nothing to pause and nothing to restore.
+        let plan = tracing::debug_span!("plan").entered();
         let mut entries: Vec<NewJournalEntry> = Vec::new();
-        let mut kinds: Vec<KindToPause> = Vec::new();
         for kind in SWITCHED_KINDS {
-            let batch: Vec<&Component> = candidates.iter().filter(|c| c.kind == kind).collect();
-            if batch.is_empty() {
-                continue;
-            }
-            let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
-            let current = read_current(&self.client, kind, &ids)
-                .await
-                .map_err(|error| self.salesforce_error("reading states to pause failed", error))?;
             let Some(paused) = Activation::paused(kind) else {
                 continue;
             };
-            // Only components still active right now are journaled: one deactivated (or
-            // deleted) since discovery has nothing to pause and nothing to restore.
-            let first = entries.len();
-            entries.extend(batch.iter().filter_map(|component| {
-                let state = current.get(&component.id)?;
-                if state.activation == paused {
-                    return None;
+            for component in candidates.iter().filter(|c| c.kind == kind) {
+                match current.get(&component.id) {
+                    Some(state) if state.activation != paused => entries.push(NewJournalEntry {
+                        key: self.key(kind, &component.id),
+                        api_name: component.api_name.clone(),
+                        object: component.object.clone(),
+                        prior_state: to_json(state.activation),
+                        set_state: to_json(paused),
+                    }),
+                    _ => outcome.unchanged += 1,
                 }
-                Some(NewJournalEntry {
-                    key: self.key(kind, &component.id),
-                    api_name: component.api_name.clone(),
-                    object: component.object.clone(),
-                    prior_state: to_json(state.activation),
-                    set_state: to_json(paused),
-                })
-            }));
-            outcome.unchanged += (batch.len() - (entries.len() - first)) as u64;
-            kinds.push(KindToPause {
-                kind,
-                paused,
-                components: batch.len() as u64,
-                current,
-                entries: first..entries.len(),
-            });
+            }
         }
+        drop(plan);
         // Write-ahead: the prior states are durable before anything changes remotely.
         if !entries.is_empty() {
             self.store.record_pausing(&entries, now).await?;
         }
-        let mut done = 0;
-        for to_pause in &kinds {
-            let targets: Vec<Named<'_>> = entries[to_pause.entries.clone()]
-                .iter()
-                .filter_map(|entry| {
-                    Some(Named {
-                        target: Target {
-                            id: &entry.key.sf_id,
-                            to: to_pause.paused,
-                            current: to_pause.current.get(&entry.key.sf_id)?,
-                        },
-                        api_name: &entry.api_name,
-                    })
+        let targets: Vec<Named<'_>> = entries
+            .iter()
+            .filter_map(|entry| {
+                Some(Named {
+                    target: Target {
+                        kind: entry.key.kind,
+                        id: &entry.key.sf_id,
+                        to: Activation::paused(entry.key.kind)?,
+                        current: current.get(&entry.key.sf_id)?,
+                    },
+                    api_name: &entry.api_name,
                 })
-                .collect();
-            if !targets.is_empty() {
-                outcome.paused += self
-                    .write_and_verify(to_pause.kind, &targets, Step::Paused, now, outcome)
-                    .await?;
-            }
-            done += to_pause.components;
-            progress(self.progress(Phase::Pausing, done, total));
+            })
+            .collect();
+        // Flows, Process Builders and rules share composite calls; triggers, whose deploy may
+        // run tests for minutes, go last.
+        let (triggers, tooling): (Vec<Named<'_>>, Vec<Named<'_>>) = targets
+            .into_iter()
+            .partition(|named| named.target.kind == Kind::Trigger);
+        let tooling_candidates = candidates
+            .iter()
+            .filter(|c| c.kind != Kind::Trigger)
+            .count() as u64;
+        outcome.paused += self
+            .write_and_verify(&tooling, Step::Paused, now, outcome)
+            .await?;
+        progress(self.progress(Phase::Pausing, tooling_candidates, total));
+        if tooling_candidates < total {
+            outcome.paused += self
+                .write_and_verify(&triggers, Step::Paused, now, outcome)
+                .await?;
+            progress(self.progress(Phase::Pausing, total, total));
         }
         Ok(())
+    }
+
+    /// Reads the state of `components` (kind and id), the reads of each Tooling object at once:
+    /// flows and Process Builders (both `FlowDefinition`) together, each rule kind, triggers.
+    async fn read_states(
+        &self,
+        components: &[(Kind, String)],
+    ) -> Result<BTreeMap<String, Current>, SfError> {
+        // The kind each group is read as: `read_current` reads flows of both kinds alike.
+        let group = |kind: Kind| match kind {
+            Kind::ProcessBuilder => Kind::Flow,
+            other => other,
+        };
+        let mut ids: BTreeMap<Kind, Vec<String>> = BTreeMap::new();
+        for (kind, id) in components {
+            ids.entry(group(*kind)).or_default().push(id.clone());
+        }
+        let reads = ids.iter().map(|(kind, ids)| self.read_current(*kind, ids));
+        let read = futures_util::future::try_join_all(reads).await?;
+        Ok(read.into_iter().flatten().collect())
+    }
+
+    /// [`read_current_sized`] with the flow count of the last discovery.
+    async fn read_current(
+        &self,
+        kind: Kind,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, Current>, SfError> {
+        let flow_rows = *lock(&self.flow_rows);
+        read_current_sized(&self.client, kind, ids, flow_rows).await
     }
 
     /// Settles every live journal row against the holds: finishes interrupted steps and
@@ -645,40 +696,41 @@ impl OrgEngine {
         drop(plan);
         self.store.update_steps(&cleared, now).await?;
         let total = work.len() as u64;
+        // Flows, Process Builders and rules together (their reads at once, their writes
+        // sharing composite calls), then triggers, whose deploys may make this converge wait.
+        let (triggers, tooling): (Vec<&(JournalEntry, Desired)>, Vec<_>) = work
+            .iter()
+            .partition(|(entry, _)| entry.key.kind == Kind::Trigger);
         let mut done = 0;
-        for kind in SWITCHED_KINDS {
-            let rows: Vec<&(JournalEntry, Desired)> = work
-                .iter()
-                .filter(|(entry, _)| entry.key.kind == kind)
-                .collect();
-            let rows = if kind == Kind::Trigger {
-                let rows = self.settle_deploys(rows, now, outcome).await?;
-                self.settle_unseen_deploys(rows, now, outcome).await?
-            } else {
-                rows
-            };
-            if rows.is_empty() {
-                continue;
-            }
-            self.settle_kind(kind, &rows, now, outcome).await?;
-            done += rows.len() as u64;
+        if !tooling.is_empty() {
+            self.settle_rows(&tooling, now, outcome).await?;
+            done += tooling.len() as u64;
+            progress(self.progress(Phase::Restoring, done, total));
+        }
+        let triggers = self.settle_deploys(triggers, now, outcome).await?;
+        let triggers = self.settle_unseen_deploys(triggers, now, outcome).await?;
+        if !triggers.is_empty() {
+            self.settle_rows(&triggers, now, outcome).await?;
+            done += triggers.len() as u64;
             progress(self.progress(Phase::Restoring, done, total));
         }
         Ok(())
     }
 
-    async fn settle_kind(
+    /// Settles `rows` by the table in the module docs: reads their remote state, records what
+    /// it shows, then writes (write-ahead first) the pauses and the restores still needed.
+    async fn settle_rows(
         &self,
-        kind: Kind,
         rows: &[&(JournalEntry, Desired)],
         now: Timestamp,
         outcome: &mut Outcome,
     ) -> Result<(), EngineError> {
-        let ids: Vec<String> = rows
+        let keys: Vec<(Kind, String)> = rows
             .iter()
-            .map(|(entry, _)| entry.key.sf_id.clone())
+            .map(|(entry, _)| (entry.key.kind, entry.key.sf_id.clone()))
             .collect();
-        let current = read_current(&self.client, kind, &ids)
+        let current = self
+            .read_states(&keys)
             .await
             .map_err(|error| self.salesforce_error("reading paused states failed", error))?;
         let mut updates = Vec::new();
@@ -747,11 +799,11 @@ impl OrgEngine {
         }
         let pause_targets = targets(&to_pause, &current);
         outcome.paused += self
-            .write_and_verify(kind, &pause_targets, Step::Paused, now, outcome)
+            .write_and_verify(&pause_targets, Step::Paused, now, outcome)
             .await?;
         let restore_targets = targets(&to_restore, &current);
         outcome.restored += self
-            .write_and_verify(kind, &restore_targets, Step::Restored, now, outcome)
+            .write_and_verify(&restore_targets, Step::Restored, now, outcome)
             .await?;
         Ok(())
     }
@@ -760,24 +812,42 @@ impl OrgEngine {
     /// confirmed, the Salesforce message for the others. Returns how many were confirmed.
     async fn write_and_verify(
         &self,
-        kind: Kind,
         targets: &[Named<'_>],
         settled: Step,
         now: Timestamp,
         outcome: &mut Outcome,
     ) -> Result<u64, EngineError> {
-        if targets.is_empty() {
-            return Ok(0);
+        let (triggers, tooling): (Vec<Named<'_>>, Vec<Named<'_>>) = targets
+            .iter()
+            .cloned()
+            .partition(|named| named.target.kind == Kind::Trigger);
+        let mut count = 0;
+        for batch in [tooling, triggers] {
+            if !batch.is_empty() {
+                count += self.write_batch(&batch, settled, now, outcome).await?;
+            }
         }
+        Ok(count)
+    }
+
+    /// [`Self::write_and_verify`] for targets that go together: one trigger deploy, or
+    /// Tooling writes.
+    async fn write_batch(
+        &self,
+        targets: &[Named<'_>],
+        settled: Step,
+        now: Timestamp,
+        outcome: &mut Outcome,
+    ) -> Result<u64, EngineError> {
         let names: BTreeMap<&str, &str> = targets
             .iter()
             .map(|named| (named.target.id, named.api_name))
             .collect();
         let targets: Vec<Target<'_>> = targets.iter().map(|named| named.target.clone()).collect();
-        let batch = if kind == Kind::Trigger {
+        let batch = if targets.iter().all(|target| target.kind == Kind::Trigger) {
             self.deploy_triggers(&targets, settled, now).await?
         } else {
-            self.write_tooling(kind, &targets).await?
+            self.write_tooling(&targets).await?
         };
         let results = match batch {
             Batch::Items(results) => results,
@@ -793,7 +863,7 @@ impl OrgEngine {
                 // reported success (exit 0) while, e.g., a trigger deploy whose answer was
                 // lost had switched nothing.
                 outcome.failed.extend(targets.iter().map(|target| Issue {
-                    kind,
+                    kind: target.kind,
                     id: target.id.to_owned(),
                     api_name: names.get(target.id).copied().unwrap_or_default().to_owned(),
                     message: message.clone(),
@@ -801,7 +871,7 @@ impl OrgEngine {
                 let updates: Vec<StepUpdate> = targets
                     .iter()
                     .map(|target| StepUpdate {
-                        key: self.key(kind, target.id),
+                        key: self.key(target.kind, target.id),
                         step: in_flight(settled),
                         last_error: Some(message.clone()),
                         conflict: None,
@@ -809,14 +879,14 @@ impl OrgEngine {
                     })
                     .collect();
                 self.store.update_steps(&updates, now).await?;
-                warn!(org = %self.org, %kind, count = targets.len(), error = %message, "a batch write failed");
+                warn!(org = %self.org, count = targets.len(), error = %message, "a batch write failed");
                 return Ok(0);
             }
         };
         let mut updates = Vec::new();
         let mut count = 0;
         for target in &targets {
-            let key = self.key(kind, target.id);
+            let key = self.key(target.kind, target.id);
             let result = results.get(target.id).cloned().unwrap_or_else(|| {
                 Err(Refusal::from(&SfError::Config {
                     org: self.org.clone(),
@@ -842,9 +912,9 @@ impl OrgEngine {
                     } else {
                         in_flight(settled)
                     };
-                    debug!(org = %self.org, %kind, id = target.id, %message, "write not confirmed");
+                    debug!(org = %self.org, kind = %target.kind, id = target.id, %message, "write not confirmed");
                     outcome.failed.push(Issue {
-                        kind,
+                        kind: target.kind,
                         id: target.id.to_owned(),
                         api_name: names.get(target.id).copied().unwrap_or_default().to_owned(),
                         message: message.clone(),
@@ -864,12 +934,8 @@ impl OrgEngine {
     }
 
     /// Writes flows and rules through Tooling composite PATCHes.
-    async fn write_tooling(
-        &self,
-        kind: Kind,
-        targets: &[Target<'_>],
-    ) -> Result<Batch, EngineError> {
-        let written = match write(&self.client, kind, targets).await {
+    async fn write_tooling(&self, targets: &[Target<'_>]) -> Result<Batch, EngineError> {
+        let written = match write(&self.client, targets).await {
             Ok(written) => written,
             Err(error) if matches!(error, SfError::RequestLimitExceeded { .. }) => {
                 return Err(self.salesforce_error("writing failed", error));
@@ -878,15 +944,18 @@ impl OrgEngine {
         };
         // Flows are read back: a 204 on the definition does not show which version is active.
         // A rule's PATCH replaces its metadata, so its 204 is the confirmation.
-        let confirmed: BTreeMap<String, Current> =
-            if matches!(kind, Kind::Flow | Kind::ProcessBuilder) {
-                let ids: Vec<String> = targets.iter().map(|t| t.id.to_owned()).collect();
-                read_current(&self.client, kind, &ids)
-                    .await
-                    .map_err(|error| self.salesforce_error("reading back flows failed", error))?
-            } else {
-                BTreeMap::new()
-            };
+        let flows: Vec<String> = targets
+            .iter()
+            .filter(|t| matches!(t.kind, Kind::Flow | Kind::ProcessBuilder))
+            .map(|t| t.id.to_owned())
+            .collect();
+        let confirmed: BTreeMap<String, Current> = if flows.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.read_current(Kind::Flow, &flows)
+                .await
+                .map_err(|error| self.salesforce_error("reading back flows failed", error))?
+        };
         Ok(Batch::Items(
             targets
                 .iter()
@@ -979,7 +1048,10 @@ impl OrgEngine {
             .map(|target| self.key(Kind::Trigger, target.id))
             .collect();
         self.store.set_deploy_id(&keys, &id.0, now).await?;
-        let finished = match self.wait_for_deploy(&id, Some(&level)).await? {
+        let finished = match self
+            .wait_for_deploy(&id, deployed.len(), Some(&level))
+            .await?
+        {
             Polled::Done(finished) => finished,
             Polled::Running => return Ok(Batch::Running),
             Polled::Failed(message) | Polled::Unknown(message) => {
@@ -998,13 +1070,29 @@ impl OrgEngine {
             );
             return Ok(Batch::Items(results));
         }
-        // The deploy reports what it deployed, not the status each trigger ended with: one
-        // query reads them back.
-        let ids: Vec<String> = deployed.iter().map(|t| t.id.to_owned()).collect();
-        let read_back = read_current(&self.client, Kind::Trigger, &ids)
+        // A successful deploy lists each trigger it deployed in `componentSuccesses`, and a
+        // trigger deployed is in the status its package gave it: that is its confirmation
+        // (promise 6 counts the deploy result). A trigger the result does not name, should an
+        // org ever leave the list out, is read back instead.
+        let (named, unnamed): (Vec<&Target<'_>>, Vec<&Target<'_>>) =
+            deployed.iter().partition(|target| {
+                target.current.trigger_source().is_some_and(|source| {
+                    finished
+                        .succeeded
+                        .iter()
+                        .any(|name| name.eq_ignore_ascii_case(&source.name))
+                })
+            });
+        results.extend(named.iter().map(|target| (target.id.to_owned(), Ok(()))));
+        if unnamed.is_empty() {
+            return Ok(Batch::Items(results));
+        }
+        let ids: Vec<String> = unnamed.iter().map(|t| t.id.to_owned()).collect();
+        let read_back = self
+            .read_current(Kind::Trigger, &ids)
             .await
             .map_err(|error| self.salesforce_error("reading back triggers failed", error))?;
-        for target in &deployed {
+        for target in unnamed {
             let result = match read_back.get(target.id) {
                 Some(current) if current.activation == target.to => Ok(()),
                 Some(current) => Err(Refusal {
@@ -1024,10 +1112,11 @@ impl OrgEngine {
         Ok(Batch::Items(results))
     }
 
-    /// Polls `id` until it is done (see [`Polled`]).
+    /// Polls `id`, a deploy of `triggers` triggers, until it is done (see [`Polled`]).
     async fn wait_for_deploy(
         &self,
         id: &DeployId,
+        triggers: usize,
         level: Option<&TestLevel>,
     ) -> Result<Polled, EngineError> {
         let test_level = level.map(|level| level.as_str().to_owned());
@@ -1040,15 +1129,17 @@ impl OrgEngine {
             state_detail: None,
             tests_run: 0,
         }));
-        let polling = self.client.wait_for_deploy(id, self.poll, |seen| {
-            self.watch(Some(DeployWatch {
-                id: id.0.clone(),
-                test_level: test_level.clone(),
-                status: Some(seen.status.clone()),
-                state_detail: seen.state_detail.clone(),
-                tests_run: seen.tests_run,
-            }));
-        });
+        let polling = self
+            .client
+            .wait_for_deploy(id, self.poll.sized(triggers), |seen| {
+                self.watch(Some(DeployWatch {
+                    id: id.0.clone(),
+                    test_level: test_level.clone(),
+                    status: Some(seen.status.clone()),
+                    state_detail: seen.state_detail.clone(),
+                    tests_run: seen.tests_run,
+                }));
+            });
         let result = tokio::time::timeout(self.deploy_wait, polling).await;
         drop(unwatch);
         let Ok(result) = result else {
@@ -1094,7 +1185,7 @@ impl OrgEngine {
                 continue;
             }
             let id = DeployId(deploy.to_owned());
-            let (message, give_up) = match self.wait_for_deploy(&id, None).await? {
+            let (message, give_up) = match self.wait_for_deploy(&id, entries.len(), None).await? {
                 // The org now shows what the deploy did; the table takes it from here.
                 Polled::Done(finished) if finished.success => continue,
                 Polled::Done(finished) => (deploy_failure(&finished), true),
@@ -1170,7 +1261,8 @@ impl OrgEngine {
             .iter()
             .map(|(entry, _)| entry.key.sf_id.clone())
             .collect();
-        let current = read_current(&self.client, Kind::Trigger, &ids)
+        let current = self
+            .read_current(Kind::Trigger, &ids)
             .await
             .map_err(|error| self.salesforce_error("reading trigger states failed", error))?;
         let mut waiting: Vec<&JournalEntry> = Vec::new();
@@ -1241,10 +1333,7 @@ impl OrgEngine {
         status: TriggerStatus,
         triggers: BTreeSet<String>,
     ) -> Result<Wait, EngineError> {
-        let known = self
-            .validation
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let known = lock(&self.validation)
             .clone()
             .filter(|validation| triggers.is_subset(&validation.triggers));
         let validation = match known {
@@ -1276,15 +1365,16 @@ impl OrgEngine {
                     level,
                     triggers,
                 };
-                *self
-                    .validation
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(validation.clone());
+                *lock(&self.validation) = Some(validation.clone());
                 validation
             }
         };
         let polled = self
-            .wait_for_deploy(&validation.id, Some(&validation.level))
+            .wait_for_deploy(
+                &validation.id,
+                validation.triggers.len(),
+                Some(&validation.level),
+            )
             .await?;
         match polled {
             Polled::Running => Ok(Wait::Running),
@@ -1292,10 +1382,7 @@ impl OrgEngine {
             // Done, whatever its result (a validation that fails its tests is done too), or
             // unknown to the org: nothing more to wait for.
             Polled::Done(_) | Polled::Unknown(_) => {
-                *self
-                    .validation
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                *lock(&self.validation) = None;
                 Ok(Wait::Over)
             }
         }
@@ -1304,10 +1391,7 @@ impl OrgEngine {
     /// The test level of a trigger deploy: none in a sandbox, the configured level in
     /// production (never `NoTestRun`, which production refuses).
     async fn test_level(&self) -> Result<TestLevel, EngineError> {
-        let known = *self
-            .is_sandbox
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = *lock(&self.is_sandbox);
         let is_sandbox = match known {
             Some(is_sandbox) => is_sandbox,
             None => {
@@ -1322,10 +1406,7 @@ impl OrgEngine {
     }
 
     fn remember_sandbox(&self, is_sandbox: bool) {
-        *self
-            .is_sandbox
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(is_sandbox);
+        *lock(&self.is_sandbox) = Some(is_sandbox);
     }
 
     fn key(&self, kind: Kind, id: &str) -> ComponentKey {
@@ -1492,17 +1573,6 @@ fn deploy_failure(finished: &DeployOutcome) -> String {
     parts.join("; ")
 }
 
-/// One kind of a pause between its read and its writes: the states read and its rows of
-/// the pause's journal entries.
-struct KindToPause {
-    kind: Kind,
-    paused: Activation,
-    /// Candidates of this kind, journaled or not (progress counts them all).
-    components: u64,
-    current: BTreeMap<String, Current>,
-    entries: std::ops::Range<usize>,
-}
-
 /// A write target with the component's name, for reports.
 #[derive(Debug, Clone)]
 struct Named<'a> {
@@ -1518,6 +1588,7 @@ fn targets<'a>(
         .filter_map(|(entry, to)| {
             Some(Named {
                 target: Target {
+                    kind: entry.key.kind,
                     id: &entry.key.sf_id,
                     to: *to,
                     current: current.get(&entry.key.sf_id)?,

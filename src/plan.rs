@@ -340,6 +340,7 @@ mod tests {
                 organization_type: None,
                 namespace: None,
             },
+            read: Default::default(),
             components: vec![
                 Component {
                     kind: Kind::Flow,

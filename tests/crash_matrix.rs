@@ -7,12 +7,13 @@
 //! write lands, the daemon never learns) or before (`not_applied`), and the test kills the
 //! daemon once the org is frozen. N is chosen from the request log of an uncrashed run of
 //! the same org, at every journal step boundary: the first and the last request, discovery,
-//! the read each batch's write-ahead waits for, the first and last write of every kind and
-//! the request after them, the trigger deploy's start and each of its polls.
+//! the read the write-ahead waits for, every write (flows, Process Builders and rules share
+//! composite calls, so kinds meet inside them) and the request after the last, the trigger
+//! deploy's start and each of its polls.
 //!
 //! A production org differs from a sandbox only in its trigger deploys (they run tests), so
 //! the production matrix crashes at the trigger steps, the first and last request and each
-//! kind's first write; the sandbox matrix at every boundary.
+//! write (applied only); the sandbox matrix at every boundary, in both modes.
 //!
 //! A case crashes a pause at one point and the restore that follows at another (each
 //! restarted and finished before the next step), so every point costs half a case. After
@@ -182,16 +183,13 @@ impl Mode {
     }
 }
 
-/// Where a pause's discovery ends: the reads before the first kind's batch read. Discovery
-/// reads run concurrently, so which of them comes N-th varies from run to run.
-fn discovery_len(phase: Phase, log: &[SeenRequest]) -> usize {
-    match phase {
-        Phase::Pause => log
-            .iter()
-            .position(|r| r.class == "composite_write" || r.class == "deploy_request")
-            .map_or(0, |first_write| first_write.saturating_sub(1)),
-        Phase::Restore => 0,
-    }
+/// Where the reads of a phase end: the requests before its first write (a pause's discovery
+/// and state reads, a restore's state reads). They run concurrently, so which of them comes
+/// N-th varies from run to run.
+fn reads_len(log: &[SeenRequest]) -> usize {
+    log.iter()
+        .position(|r| r.class == "composite_write" || r.class == "deploy_request")
+        .unwrap_or(0)
 }
 
 /// Which steps a matrix crashes at.
@@ -202,13 +200,13 @@ enum Coverage {
     /// Every journal step boundary (see the module docs).
     Boundaries,
     /// The boundaries where a production org differs from a sandbox: the trigger steps (its
-    /// deploys run tests), plus the first and last request and each kind's first write.
+    /// deploys run tests), plus the first and last request and each write (applied).
     /// Flows and rules take the same path in both.
     Production,
 }
 
 /// The crash points of one phase, from its uncrashed request log (see the module docs).
-fn points(phase: Phase, log: &[SeenRequest], coverage: Coverage) -> BTreeSet<Point> {
+fn points(log: &[SeenRequest], coverage: Coverage) -> BTreeSet<Point> {
     let at = |index: usize, mode: Mode| Point {
         at: index as u64 + 1,
         mode,
@@ -224,14 +222,15 @@ fn points(phase: Phase, log: &[SeenRequest], coverage: Coverage) -> BTreeSet<Poi
     let last = log.len() - 1;
     points.extend(both(0));
     points.extend(both(last));
-    let discovery = discovery_len(phase, log);
+    let discovery = reads_len(log);
     if every && discovery > 2 {
         points.insert(at(discovery / 2, Mode::Applied));
         points.insert(at(discovery - 1, Mode::Applied));
     }
-    // Each run of composite writes is one kind's batch: the read its write-ahead waits for,
-    // its first write (journaled and not sent; sent and not confirmed), its last write, and
-    // the request after it (the read-back, or the next kind's read).
+    // A run of composite writes carries flows, Process Builders and rules together, the
+    // kinds meeting inside a call: every write of it (sent and not confirmed; in the sandbox
+    // also journaled and not sent), the read its write-ahead waits for, and the request after
+    // it (the flows' read-back).
     let mut index = 0;
     while index <= last {
         if class(index) != "composite_write" {
@@ -240,17 +239,18 @@ fn points(phase: Phase, log: &[SeenRequest], coverage: Coverage) -> BTreeSet<Poi
         }
         let first = index;
         while index <= last && class(index) == "composite_write" {
+            points.insert(at(index, Mode::Applied));
+            if every {
+                points.insert(at(index, Mode::NotApplied));
+            }
             index += 1;
         }
-        points.insert(at(first, Mode::Applied));
         if !every {
             continue;
         }
         if first > 0 {
             points.insert(at(first - 1, Mode::Applied));
         }
-        points.insert(at(first, Mode::NotApplied));
-        points.insert(at(index - 1, Mode::Applied));
         if index <= last {
             points.insert(at(index, Mode::NotApplied));
         }
@@ -387,10 +387,11 @@ async fn crash(
         code, 0,
         "{case}: the CLI reported success although its daemon was killed:\n{stdout}\n{stderr}"
     );
-    // The crash landed on the request the uncrashed run made at that step (discovery's
-    // concurrent reads aside).
+    // The crash landed on the request the uncrashed run made at that step (the reads before
+    // the first write aside: discovery's queries and the state reads run concurrently, so
+    // their order varies).
     let index = point.at as usize - 1;
-    if index >= discovery_len(phase, base.log(phase)) {
+    if index >= reads_len(base.log(phase)) {
         let seen = setup
             .sim
             .request_log()
@@ -490,8 +491,8 @@ async fn matrix(is_sandbox: bool) {
     } else {
         Coverage::Production
     };
-    let pause = points(Phase::Pause, &base.pause, coverage);
-    let restore = points(Phase::Restore, &base.restore, coverage);
+    let pause = points(&base.pause, coverage);
+    let restore = points(&base.restore, coverage);
     let least = if coverage == Coverage::Production {
         12
     } else {

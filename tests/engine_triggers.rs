@@ -201,6 +201,82 @@ async fn a_sandbox_pauses_and_restores_triggers_exactly_with_one_deploy_per_phas
     sim.shutdown().await;
 }
 
+/// The classes of the requests the org received from `from` (a request-log length) on.
+fn classes_since(sim: &SimHandle, from: usize) -> Vec<&'static str> {
+    sim.request_log()
+        .into_iter()
+        .skip(from)
+        .map(|seen| seen.class)
+        .collect()
+}
+
+fn count(classes: &[&str], class: &str) -> usize {
+    classes.iter().filter(|c| **c == class).count()
+}
+
+/// Issue 7: no call above the floor that is not needed. A pause reads nothing its discovery
+/// has just read (flows, workflow rules and triggers are not queried again before the first
+/// write), and no trigger is read back after a deploy whose result names it.
+#[tokio::test]
+async fn a_pause_reads_nothing_twice_and_a_deploy_result_confirms_its_triggers() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    let engine = engine_for("mixed", &sim, &store);
+    let before = org_state(&sim);
+
+    let hold = hold(&store, "mixed", HoldScope::default()).await;
+    let from = sim.request_log().len();
+    let paused = converge(&engine, now()).await;
+    assert_eq!(paused.paused, 19, "{paused:?}");
+    let pause = classes_since(&sim, from);
+    let first_write = pause
+        .iter()
+        .position(|c| *c == "composite_write")
+        .expect("a write");
+    let reads = &pause[..first_write];
+    // Discovery: `Organization` and `FlowDefinitionView` on /query; `FlowDefinition`,
+    // `ValidationRule`, `WorkflowRule` and `ApexTrigger` (with the sources) on Tooling.
+    assert_eq!(count(reads, "query"), 2, "{pause:?}");
+    assert_eq!(
+        count(reads, "tooling_query"),
+        4,
+        "no state read twice: {pause:?}"
+    );
+    let deploy = pause
+        .iter()
+        .position(|c| *c == "deploy_request")
+        .expect("a deploy");
+    assert!(
+        pause[deploy + 1..].iter().all(|c| *c == "deploy_poll"),
+        "nothing read back after the deploy: {pause:?}"
+    );
+    // After the writes: the flows are read back, in one query.
+    assert_eq!(count(&pause, "tooling_query"), 5, "{pause:?}");
+    // The 16 flows, Process Builders and rules share one composite call.
+    assert_eq!(count(&pause, "composite_write"), 1, "{pause:?}");
+
+    release(&store, &hold, later(2)).await;
+    let from = sim.request_log().len();
+    let restored = converge(&engine, later(2)).await;
+    assert_eq!(restored.restored, 19, "{restored:?}");
+    assert_eq!(org_state(&sim), before);
+    let restore = classes_since(&sim, from);
+    // The flows and the triggers read once each (compare-and-set), the flows read back.
+    assert_eq!(count(&restore, "tooling_query"), 3, "{restore:?}");
+    assert_eq!(count(&restore, "composite_write"), 1, "{restore:?}");
+    assert_eq!(count(&restore, "query"), 0, "no discovery: {restore:?}");
+    let deploy = restore
+        .iter()
+        .position(|c| *c == "deploy_request")
+        .expect("a deploy");
+    assert!(
+        restore[deploy + 1..].iter().all(|c| *c == "deploy_poll"),
+        "{restore:?}"
+    );
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn production_deploys_run_local_tests_and_never_no_test_run() {
     let sim = start_sim(production()).await;

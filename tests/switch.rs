@@ -42,12 +42,13 @@ async fn set_all(client: &OrgClient, kind: Kind, states: &BTreeMap<String, Activ
     let targets: Vec<Target<'_>> = ids
         .iter()
         .map(|id| Target {
+            kind,
             id,
             to: states[id],
             current: &current[id],
         })
         .collect();
-    let outcomes = write(client, kind, &targets).await.expect("write");
+    let outcomes = write(client, &targets).await.expect("write");
     for (id, outcome) in outcomes {
         outcome.unwrap_or_else(|error| panic!("{kind} {id}: {error}"));
     }
@@ -218,6 +219,7 @@ async fn a_write_the_org_refuses_is_reported_per_item() {
         .iter()
         .enumerate()
         .map(|(index, id)| Target {
+            kind: Kind::Flow,
             id,
             to: Activation::Flow {
                 active_version: if index == 0 { Some(99) } else { None },
@@ -225,7 +227,7 @@ async fn a_write_the_org_refuses_is_reported_per_item() {
             current: &current[id],
         })
         .collect();
-    let outcomes = write(&client, Kind::Flow, &targets).await.expect("write");
+    let outcomes = write(&client, &targets).await.expect("write");
     let failed: Vec<&String> = outcomes
         .iter()
         .filter(|(_, outcome)| outcome.is_err())
@@ -239,4 +241,68 @@ async fn a_write_the_org_refuses_is_reported_per_item() {
         "{error}"
     );
     sim.shutdown().await;
+}
+
+/// An org of 2,500 generated flows, with the ids of those a pause would switch.
+async fn many_flows() -> (SimHandle, OrgClient, Vec<String>) {
+    let scenario = pauseplay::sim::Scenario::from_toml_str("[generate]\nseed = 3\nflows = 2500\n")
+        .expect("scenario");
+    let sim = start_sim(scenario).await;
+    let client = client_for(&sim);
+    let ids: Vec<String> = pause_candidates(&client, Kind::Flow)
+        .await
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert!(
+        ids.len() > 1_200,
+        "enough flows to need several IN lists: {}",
+        ids.len()
+    );
+    (sim, client, ids)
+}
+
+#[tokio::test]
+async fn flows_are_read_by_lists_of_400_ids_that_fit_in_a_url() {
+    let (sim, client, ids) = many_flows().await;
+    sim.reset_counters();
+    let current = read_current(&client, Kind::Flow, &ids).await.expect("read");
+    assert_eq!(current.len(), ids.len(), "every flow read");
+    let counters = sim.counters();
+    assert_eq!(
+        counters.get("tooling_query").copied(),
+        Some(ids.len().div_ceil(400) as u64),
+        "one query per 400 ids: {counters:?}"
+    );
+    assert_eq!(counters.get("uri_too_long"), None, "{counters:?}");
+}
+
+#[tokio::test]
+async fn flows_are_read_by_the_whole_table_when_its_pages_are_fewer_calls() {
+    let (sim, client, ids) = many_flows().await;
+    let by_lists = read_current(&client, Kind::Flow, &ids).await.expect("read");
+    sim.reset_counters();
+    // 2,500 rows are 2 pages; the ids need at least 4 lists.
+    let whole =
+        pauseplay::automation::switch::read_current_sized(&client, Kind::Flow, &ids, Some(2_500))
+            .await
+            .expect("read");
+    assert_eq!(whole, by_lists, "the same states either way");
+    let counters = sim.counters();
+    let pages = counters.get("tooling_query").copied().unwrap_or(0)
+        + counters.get("query_more").copied().unwrap_or(0);
+    assert_eq!(pages, 2, "{counters:?}");
+    // A few ids in a large table are still read by a list.
+    sim.reset_counters();
+    let few = pauseplay::automation::switch::read_current_sized(
+        &client,
+        Kind::Flow,
+        &ids[..10],
+        Some(2_500),
+    )
+    .await
+    .expect("read");
+    assert_eq!(few.len(), 10);
+    assert_eq!(sim.counters().get("tooling_query").copied(), Some(1));
+    assert_eq!(sim.counters().get("query_more"), None);
 }

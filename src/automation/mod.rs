@@ -23,7 +23,10 @@ pub use kind::{Kind, UnknownKind};
 pub use org::{OrgInfo, read_org_info};
 pub use scope::Scope;
 
+use std::collections::BTreeMap;
+
 use crate::salesforce::{OrgClient, SfError};
+use switch::Current;
 
 /// Everything discovery found in one org.
 #[derive(Debug, Clone)]
@@ -31,6 +34,18 @@ pub struct Discovery {
     pub org: OrgInfo,
     /// Sorted by kind, object, then API name, so reports and JSON are stable.
     pub components: Vec<Component>,
+    /// The switch state discovery read on the way, by component id, so a pause that follows
+    /// at once need not read it again: flows' active version numbers, workflow rules'
+    /// `Metadata` and, from [`discover_to_pause`], triggers' sources. Validation rules are not
+    /// here: their list query has no `Metadata`.
+    pub read: BTreeMap<String, Current>,
+}
+
+/// What a discovery is for: `plan` needs no trigger source; a pause deploys it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Plan,
+    Pause,
 }
 
 /// The failure of a discovery: which kind's read failed, and the Salesforce error.
@@ -45,6 +60,23 @@ pub struct DiscoveryError {
 
 /// Lists every component of the kinds in `scope` and decides what a pause would do with it.
 pub async fn discover(client: &OrgClient, scope: &Scope) -> Result<Discovery, DiscoveryError> {
+    discover_for(client, scope, Purpose::Plan).await
+}
+
+/// [`discover`], also reading the source of every trigger (in the same query), which a pause
+/// deploys with the new status.
+pub async fn discover_to_pause(
+    client: &OrgClient,
+    scope: &Scope,
+) -> Result<Discovery, DiscoveryError> {
+    discover_for(client, scope, Purpose::Pause).await
+}
+
+async fn discover_for(
+    client: &OrgClient,
+    scope: &Scope,
+    purpose: Purpose,
+) -> Result<Discovery, DiscoveryError> {
     let failed = |what: &'static str| {
         move |source: SfError| DiscoveryError {
             org: client.org().to_owned(),
@@ -69,10 +101,21 @@ pub async fn discover(client: &OrgClient, scope: &Scope) -> Result<Discovery, Di
             found.map_err(failed("workflow rules"))
         },
         async {
-            let found = trigger::discover(client, scope, &org).await;
+            let found = trigger::discover(client, scope, &org, purpose == Purpose::Pause).await;
             found.map_err(failed("Apex triggers"))
         },
     )?;
+    let (workflow_rules, mut read) = workflow_rules;
+    let (triggers, sources) = triggers;
+    read.extend(sources);
+    read.extend(flows.iter().filter_map(|component| match component.state {
+        // Only a known number can be restored; an active flow without one is read again.
+        ObservedState::Flow {
+            active_version: Some(number),
+            ..
+        } => Some((component.id.clone(), Current::flow(Some(number)))),
+        _ => None,
+    }));
     let mut components: Vec<Component> = flows
         .into_iter()
         .chain(validation_rules)
@@ -82,5 +125,9 @@ pub async fn discover(client: &OrgClient, scope: &Scope) -> Result<Discovery, Di
     components.sort_by(|a, b| {
         (a.kind, &a.object, &a.api_name, &a.id).cmp(&(b.kind, &b.object, &b.api_name, &b.id))
     });
-    Ok(Discovery { org, components })
+    Ok(Discovery {
+        org,
+        components,
+        read,
+    })
 }

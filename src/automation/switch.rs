@@ -7,11 +7,15 @@
 //! switched by writing back the full `Metadata` just read with only `active` changed, so an
 //! edit made to the rule meanwhile survives the write.
 //!
-//! Apex triggers are read here (one Tooling query per 200 ids, which also gives the body a
+//! Apex triggers are read here (one Tooling query per 400 ids, which also gives the body a
 //! deploy needs) but not written: switching one takes a Metadata API deploy of its source with
 //! the new status (`OrgClient::deploy_triggers`), which the engine drives.
+//!
+//! A pause does not read again what its discovery has just read ([`Current`] values built by
+//! discovery: flows' version numbers, workflow rules' `Metadata`, triggers' sources); only
+//! validation rules' `Metadata` is read here for it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -22,8 +26,13 @@ use super::read::read_records;
 use super::scope::namespaced;
 use crate::salesforce::{CompositeRequest, OrgClient, SfError, TriggerSource};
 
-/// Ids per `IN (...)` list in the flow state query, well below SOQL's length limit.
-const IDS_PER_QUERY: usize = 200;
+/// Ids per `IN (...)` list in a state query. The query travels in the URL, which Salesforce
+/// refuses past 16,384 bytes (414, reference §7); 400 ids of 18 characters encode to about
+/// 11.3 KB, leaving room for the rest of the query and the headers (a test pins it).
+const IDS_PER_QUERY: usize = 400;
+
+/// Rows per query page on Salesforce by default (reference §3, `…-2000` locators).
+const QUERY_PAGE: usize = 2_000;
 
 /// The activation state pauseplay records before a pause and sets during one. Serialised into
 /// the journal (`{"type":"flow","active_version":3}`, `{"type":"rule","active":true}`), so its
@@ -69,6 +78,59 @@ impl Current {
     pub fn trigger_source(&self) -> Option<&TriggerSource> {
         self.trigger.as_ref()
     }
+
+    /// A flow or Process Builder with `active_version` active (`None`: none is).
+    pub(crate) fn flow(active_version: Option<u32>) -> Current {
+        Current {
+            activation: Activation::Flow { active_version },
+            metadata: None,
+            trigger: None,
+        }
+    }
+
+    /// A rule from its Tooling record (`Metadata` with a boolean `active`), keeping the
+    /// `Metadata` to write back.
+    pub(crate) fn rule(record: &Value) -> Option<Current> {
+        let metadata = record.get("Metadata")?;
+        let active = metadata.get("active")?.as_bool()?;
+        Some(Current {
+            activation: Activation::Rule { active },
+            metadata: Some(metadata.clone()),
+            trigger: None,
+        })
+    }
+
+    /// A trigger from an `ApexTrigger` row with its source. `Ok(None)` for a `Deleted` one,
+    /// which has nothing to pause or restore; an unknown `Status` is an error naming it.
+    pub(crate) fn trigger(
+        row: TriggerRow,
+        org: &str,
+    ) -> Result<Option<(String, Current)>, SfError> {
+        let active = match row.status.as_str() {
+            "Active" => true,
+            "Inactive" => false,
+            "Deleted" => return Ok(None),
+            other => {
+                return Err(SfError::Decode {
+                    org: org.to_owned(),
+                    path: "/tooling/query (ApexTrigger)".to_owned(),
+                    expected: "Status Active, Inactive or Deleted".to_owned(),
+                    detail: format!("trigger {} has Status `{other}`", row.id),
+                });
+            }
+        };
+        let current = Current {
+            activation: Activation::Trigger { active },
+            metadata: None,
+            trigger: Some(TriggerSource {
+                name: namespaced(row.namespace_prefix.as_deref(), &row.name),
+                body: row.body,
+                // One decimal, as Salesforce writes versions: 66 -> "66.0".
+                api_version: format!("{:.1}", row.api_version),
+            }),
+        };
+        Ok(Some((row.id, current)))
+    }
 }
 
 /// The Tooling sObject that holds the activation of `kind`.
@@ -96,8 +158,20 @@ pub async fn read_current(
     kind: Kind,
     ids: &[String],
 ) -> Result<BTreeMap<String, Current>, SfError> {
+    read_current_sized(client, kind, ids, None).await
+}
+
+/// [`read_current`], told how many `FlowDefinition` rows the org has (`flow_rows`, from a
+/// discovery): flows are then read by one paged query of the whole table when that takes
+/// fewer calls than `IN` lists of their ids.
+pub async fn read_current_sized(
+    client: &OrgClient,
+    kind: Kind,
+    ids: &[String],
+    flow_rows: Option<usize>,
+) -> Result<BTreeMap<String, Current>, SfError> {
     match kind {
-        Kind::Flow | Kind::ProcessBuilder => read_flows(client, ids).await,
+        Kind::Flow | Kind::ProcessBuilder => read_flows(client, ids, flow_rows).await,
         Kind::ValidationRule | Kind::WorkflowRule => {
             let sobject = sobject(kind).ok_or_else(|| unsupported(client, kind))?;
             let records = read_records(client, sobject, ids, &["Id", "Metadata"]).await?;
@@ -105,7 +179,7 @@ pub async fn read_current(
                 .found
                 .into_iter()
                 .map(|(id, record)| {
-                    let current = rule_current(&record).ok_or_else(|| SfError::Decode {
+                    let current = Current::rule(&record).ok_or_else(|| SfError::Decode {
                         org: client.org().to_owned(),
                         path: format!("/tooling/sobjects/{sobject}/{id}"),
                         expected: "Metadata with a boolean active".to_owned(),
@@ -119,20 +193,25 @@ pub async fn read_current(
     }
 }
 
+/// The `ApexTrigger` fields a trigger's switch needs: its status and its source. Discovery
+/// selects them too when it discovers for a pause, so the pause need not read them again.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct TriggerStateRow {
-    id: String,
-    name: String,
+pub(crate) struct TriggerRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
     body: String,
     /// A JSON number (`66.0`); the deploy wants it as text.
     api_version: f64,
-    status: String,
-    namespace_prefix: Option<String>,
+    pub(crate) status: String,
+    pub(crate) namespace_prefix: Option<String>,
 }
 
-/// One Tooling query per 200 triggers: status and source of each. A `Deleted` trigger is
-/// left out, as if gone: there is nothing to pause or restore in it.
+/// The fields of [`TriggerRow`], for a query's field list.
+pub(crate) const TRIGGER_FIELDS: &str = "Id, Name, Body, ApiVersion, Status, NamespacePrefix";
+
+/// One Tooling query per [`IDS_PER_QUERY`] triggers: status and source of each. A `Deleted`
+/// trigger is left out, as if gone: there is nothing to pause or restore in it.
 async fn read_triggers(
     client: &OrgClient,
     ids: &[String],
@@ -140,38 +219,12 @@ async fn read_triggers(
     let mut found = BTreeMap::new();
     for chunk in ids.chunks(IDS_PER_QUERY) {
         let query = format!(
-            "SELECT Id, Name, Body, ApiVersion, Status, NamespacePrefix FROM ApexTrigger \
-             WHERE Id IN ({})",
+            "SELECT {TRIGGER_FIELDS} FROM ApexTrigger WHERE Id IN ({})",
             id_list(chunk)
         );
-        let rows: Vec<TriggerStateRow> = client.tooling_query(&query).await?;
+        let rows: Vec<TriggerRow> = client.tooling_query(&query).await?;
         for row in rows {
-            let active = match row.status.as_str() {
-                "Active" => true,
-                "Inactive" => false,
-                "Deleted" => continue,
-                other => {
-                    return Err(SfError::Decode {
-                        org: client.org().to_owned(),
-                        path: "/tooling/query (ApexTrigger)".to_owned(),
-                        expected: "Status Active, Inactive or Deleted".to_owned(),
-                        detail: format!("trigger {} has Status `{other}`", row.id),
-                    });
-                }
-            };
-            found.insert(
-                row.id,
-                Current {
-                    activation: Activation::Trigger { active },
-                    metadata: None,
-                    trigger: Some(TriggerSource {
-                        name: namespaced(row.namespace_prefix.as_deref(), &row.name),
-                        body: row.body,
-                        // One decimal, as Salesforce writes versions: 66 -> "66.0".
-                        api_version: format!("{:.1}", row.api_version),
-                    }),
-                },
-            );
+            found.extend(Current::trigger(row, client.org())?);
         }
     }
     Ok(by_requested_id(ids, found))
@@ -194,14 +247,16 @@ fn id_list(ids: &[String]) -> String {
 }
 
 /// Salesforce may answer with 18-character ids for 15-character ones asked for; keys the
-/// result by the ids asked for.
+/// result by the ids asked for. Rows nobody asked for (a whole-table read) are dropped.
 fn by_requested_id(ids: &[String], found: BTreeMap<String, Current>) -> BTreeMap<String, Current> {
+    let by_prefix: HashMap<&str, &Current> = found
+        .iter()
+        .filter_map(|(id, current)| Some((id.get(..15)?, current)))
+        .collect();
     ids.iter()
         .filter_map(|id| {
-            found
-                .iter()
-                .find(|(found_id, _)| same_id(found_id, id))
-                .map(|(_, current)| (id.clone(), current.clone()))
+            let current = by_prefix.get(id.get(..15)?)?;
+            Some((id.clone(), (*current).clone()))
         })
         .collect()
 }
@@ -213,70 +268,62 @@ struct FlowStateRow {
     active_version: Option<VersionRef>,
 }
 
-/// One Tooling query per 200 flows: `FlowDefinition` rows with their active version number.
+/// The state of flows, read either by `IN` lists of [`IDS_PER_QUERY`] ids or, when the caller
+/// knows the org has few enough flows that its pages are fewer calls, by one query of the
+/// whole table (paged).
 async fn read_flows(
     client: &OrgClient,
     ids: &[String],
+    table_rows: Option<usize>,
 ) -> Result<BTreeMap<String, Current>, SfError> {
+    const QUERY: &str = "SELECT Id, ActiveVersion.VersionNumber FROM FlowDefinition";
+    let queries: Vec<String> =
+        if table_rows.is_some_and(|rows| whole_table_is_cheaper(ids.len(), rows)) {
+            vec![QUERY.to_owned()]
+        } else {
+            ids.chunks(IDS_PER_QUERY)
+                .map(|chunk| format!("{QUERY} WHERE Id IN ({})", id_list(chunk)))
+                .collect()
+        };
     let mut found = BTreeMap::new();
-    for chunk in ids.chunks(IDS_PER_QUERY) {
-        let list = id_list(chunk);
-        let query = format!(
-            "SELECT Id, ActiveVersion.VersionNumber FROM FlowDefinition WHERE Id IN ({list})"
-        );
+    for query in queries {
         let rows: Vec<FlowStateRow> = client.tooling_query(&query).await?;
         for row in rows {
             let active_version = row.active_version.and_then(|v| v.version_number);
-            found.insert(
-                row.id,
-                Current {
-                    activation: Activation::Flow { active_version },
-                    metadata: None,
-                    trigger: None,
-                },
-            );
+            found.insert(row.id, Current::flow(active_version));
         }
     }
     Ok(by_requested_id(ids, found))
 }
 
-/// Salesforce ids compare on their first 15 characters (the 18-character form adds a
-/// case-safe checksum).
-fn same_id(a: &str, b: &str) -> bool {
-    a.get(..15)
-        .is_some_and(|prefix| b.get(..15) == Some(prefix))
+/// Whether reading a whole table of `rows` rows (pages of [`QUERY_PAGE`]) takes fewer calls
+/// than reading `wanted` ids by `IN` lists.
+fn whole_table_is_cheaper(wanted: usize, rows: usize) -> bool {
+    rows.div_ceil(QUERY_PAGE).max(1) < wanted.div_ceil(IDS_PER_QUERY)
 }
 
-fn rule_current(record: &Value) -> Option<Current> {
-    let metadata = record.get("Metadata")?;
-    let active = metadata.get("active")?.as_bool()?;
-    Some(Current {
-        activation: Activation::Rule { active },
-        metadata: Some(metadata.clone()),
-        trigger: None,
-    })
-}
-
-/// One component to switch: its id, the state to set, and (rules) the `Metadata` just read.
+/// One component to switch: its kind and id, the state to set, and (rules) the `Metadata`
+/// just read.
 #[derive(Debug, Clone)]
 pub struct Target<'a> {
+    pub kind: Kind,
     pub id: &'a str,
     pub to: Activation,
     pub current: &'a Current,
 }
 
-/// Sets the activation of every target (all of `kind`) with composite PATCHes of 25, sent one
-/// after another. Returns each target's outcome by id; an `Err` of the whole call means no
-/// per-item outcome is known (the caller re-reads before trying again).
+/// Sets the activation of every target (flows, Process Builders and rules, mixed as they come:
+/// one composite call may carry several kinds) with composite PATCHes of 25, sent one after
+/// another. Returns each target's outcome by id; an `Err` of the whole call means no per-item
+/// outcome is known (the caller re-reads before trying again).
 pub async fn write(
     client: &OrgClient,
-    kind: Kind,
     targets: &[Target<'_>],
 ) -> Result<BTreeMap<String, Result<(), SfError>>, SfError> {
-    let sobject = sobject(kind).ok_or_else(|| unsupported(client, kind))?;
     let requests = targets
         .iter()
         .map(|target| {
+            let sobject = sobject(target.kind).ok_or_else(|| unsupported(client, target.kind))?;
             Ok(CompositeRequest::patch(
                 sobject,
                 target.id,
@@ -361,10 +408,58 @@ mod tests {
 
     #[test]
     fn ids_compare_on_their_first_fifteen_characters() {
-        assert!(same_id("300XX0000000001AAA", "300XX0000000001"));
-        assert!(same_id("300XX0000000001", "300XX0000000001AAB"));
-        assert!(!same_id("300XX0000000001AAA", "300XX0000000002AAA"));
-        assert!(!same_id("short", "short"));
+        let found: BTreeMap<String, Current> = [
+            ("300XX0000000001AAA", Some(1)),
+            ("300XX0000000002AAA", None),
+            ("300XX0000000009AAA", Some(9)),
+            ("short", Some(4)),
+        ]
+        .into_iter()
+        .map(|(id, version)| (id.to_owned(), Current::flow(version)))
+        .collect();
+        let asked: Vec<String> = [
+            "300XX0000000001",
+            "300XX0000000002AAB",
+            "300XX0000000003AAA",
+            "short",
+        ]
+        .map(str::to_owned)
+        .into();
+        let keyed = by_requested_id(&asked, found);
+        let versions: Vec<(&str, Activation)> = keyed
+            .iter()
+            .map(|(id, c)| (id.as_str(), c.activation))
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                (
+                    "300XX0000000001",
+                    Activation::Flow {
+                        active_version: Some(1)
+                    }
+                ),
+                (
+                    "300XX0000000002AAB",
+                    Activation::Flow {
+                        active_version: None
+                    }
+                ),
+            ],
+            "matched on 15 characters, keyed as asked; unasked and short ids dropped"
+        );
+    }
+
+    #[test]
+    fn the_whole_table_is_read_only_when_its_pages_are_fewer_calls() {
+        // 1,000 ids: 3 IN lists; a table of 2,000 rows is 1 page, of 6,000 rows 3 pages.
+        assert!(whole_table_is_cheaper(1_000, 2_000));
+        assert!(!whole_table_is_cheaper(1_000, 6_000));
+        assert!(
+            !whole_table_is_cheaper(10, 1),
+            "one IN list is never beaten"
+        );
+        assert!(whole_table_is_cheaper(4_400, 6_000));
     }
 
     #[test]

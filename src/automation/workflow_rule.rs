@@ -9,11 +9,14 @@
 //! named from its `FullName` (`Object.Rule`), read in the same call as its `Metadata`, and
 //! only then matched against `objects` and `exclude`.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::read::read_records;
 use super::scope::{Candidate, Scope, is_managed, namespaced};
+use super::switch::{Activation, Current};
 use super::{Component, Decision, Kind, ObservedState, OrgInfo, SkipReason};
 use crate::salesforce::{OrgClient, SfError};
 
@@ -35,13 +38,15 @@ struct Unread {
     managed: bool,
 }
 
+/// The rules, and the state read for each rule whose `Metadata` was read (by id), which a
+/// pause writes back.
 pub async fn discover(
     client: &OrgClient,
     scope: &Scope,
     org: &OrgInfo,
-) -> Result<Vec<Component>, SfError> {
+) -> Result<(Vec<Component>, BTreeMap<String, Current>), SfError> {
     if !scope.includes_kind(Kind::WorkflowRule) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), BTreeMap::new()));
     }
     let rows: Vec<WorkflowRuleRow> = client.tooling_query(QUERY).await?;
 
@@ -89,18 +94,20 @@ pub async fn discover(
             decision,
         });
     }
-    read_and_decide(client, scope, &mut components, &unread).await?;
-    Ok(components)
+    let read = read_and_decide(client, scope, &mut components, &unread).await?;
+    Ok((components, read))
 }
 
 /// Reads `FullName` and `Metadata` of the rules in `unread` and decides them with their full
-/// name, object and active flag. Rules deleted since the list was read are dropped.
+/// name, object and active flag. Rules deleted since the list was read are dropped. Returns
+/// the state read, by id.
 async fn read_and_decide(
     client: &OrgClient,
     scope: &Scope,
     components: &mut Vec<Component>,
     unread: &[Unread],
-) -> Result<(), SfError> {
+) -> Result<BTreeMap<String, Current>, SfError> {
+    let mut read = BTreeMap::new();
     let ids: Vec<String> = unread
         .iter()
         .map(|rule| components[rule.index].id.clone())
@@ -123,8 +130,12 @@ async fn read_and_decide(
             expected: expected.to_owned(),
             detail: format!("workflow rule {} ({})", component.api_name, component.id),
         };
-        let active =
-            metadata_active(record).ok_or_else(|| unexpected("Metadata.active as a boolean"))?;
+        let current =
+            Current::rule(record).ok_or_else(|| unexpected("Metadata.active as a boolean"))?;
+        let Activation::Rule { active } = current.activation else {
+            return Err(unexpected("a rule's state"));
+        };
+        read.insert(component.id.clone(), current);
         let full_name = record
             .get("FullName")
             .and_then(Value::as_str)
@@ -147,7 +158,7 @@ async fn read_and_decide(
     }
     let gone = &records.gone;
     components.retain(|component| !gone.contains(&component.id));
-    Ok(())
+    Ok(read)
 }
 
 /// Whether `TableEnumOrId` holds an object's API name rather than a custom object's id (15 or
@@ -161,10 +172,6 @@ fn is_object_name(table: &str) -> bool {
     !looks_like_id
 }
 
-fn metadata_active(record: &Value) -> Option<bool> {
-    record.get("Metadata")?.get("active")?.as_bool()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,15 +179,16 @@ mod tests {
 
     #[test]
     fn the_active_flag_is_read_from_metadata_only() {
+        let active = |record: serde_json::Value| Current::rule(&record).map(|c| c.activation);
         assert_eq!(
-            metadata_active(&json!({"Metadata": {"active": true}})),
-            Some(true)
+            active(json!({"Metadata": {"active": true}})),
+            Some(Activation::Rule { active: true })
         );
         assert_eq!(
-            metadata_active(&json!({"Metadata": {"active": false}})),
-            Some(false)
+            active(json!({"Metadata": {"active": false}})),
+            Some(Activation::Rule { active: false })
         );
-        assert_eq!(metadata_active(&json!({"Active": true})), None);
+        assert_eq!(active(json!({"Active": true})), None);
     }
 
     #[test]

@@ -44,7 +44,14 @@ struct Inner {
     /// Token requests sent (client-credentials grants, retries included): not charged, but
     /// each is a round trip, and one per operation is the floor.
     token_requests: AtomicU64,
+    /// Read-only composite calls in flight to this org, at most [`READS_IN_FLIGHT`].
+    reads: tokio::sync::Semaphore,
 }
+
+/// How many read-only composite calls one org is sent at once. Reads may overlap (only writes
+/// are serialised, reference §7); the bound keeps one org's discovery from opening dozens of
+/// connections, and eight calls of 25 reads cover a few hundred rules in one round trip.
+pub(crate) const READS_IN_FLIGHT: usize = 8;
 
 impl fmt::Debug for OrgClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -213,6 +220,7 @@ impl OrgClient {
                 usage: Mutex::new(None),
                 api_calls: AtomicU64::new(0),
                 token_requests: AtomicU64::new(0),
+                reads: tokio::sync::Semaphore::new(READS_IN_FLIGHT),
             }),
         })
     }
@@ -220,6 +228,13 @@ impl OrgClient {
     /// The configuration name of the org.
     pub fn org(&self) -> &str {
         &self.inner.settings.org
+    }
+
+    /// Waits for a slot to send a read-only composite call (see [`READS_IN_FLIGHT`]).
+    /// The semaphore is never closed, so this is always `Some`; were it closed, the read
+    /// would go ahead unbounded rather than fail.
+    pub(crate) async fn read_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.inner.reads.acquire().await.ok()
     }
 
     /// How transient failures are retried.

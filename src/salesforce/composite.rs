@@ -5,11 +5,12 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use backon::BackoffBuilder;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use tracing::{debug, warn};
 
-use super::client::{Call, OrgClient, encode_segment};
+use super::client::{Call, OrgClient, READS_IN_FLIGHT, encode_segment};
 use super::error::{SfError, from_error_value, parse_error_items};
 use super::retry::{backoff, delay_cap};
 use super::wire::{ApiErrorItem, CompositeRequestBody, CompositeResponseBody, CompositeSubrequest};
@@ -193,8 +194,9 @@ fn plan_chunks(requests: &[&CompositeRequest]) -> Vec<Range<usize>> {
 
 impl OrgClient {
     /// Sends `requests` through `POST /services/data/vNN.0/tooling/composite` with
-    /// `allOrNone: false`, in calls of at most 25 sent one after another. Returns one
-    /// response per request, in request order.
+    /// `allOrNone: false`, in calls of at most 25: one after another when any request writes,
+    /// a few at a time when all of them read. Returns one response per request, in request
+    /// order.
     ///
     /// A failed item is returned as an item (see [`CompositeResponse::error`]). Items that
     /// failed transiently (`UNABLE_TO_LOCK_ROW`, "admin operation already in progress", a
@@ -248,51 +250,87 @@ impl OrgClient {
     }
 
     /// One pass over `requests`: composite calls of at most 25, one answer per request in
-    /// request order, matched by referenceId (Salesforce does not promise the order).
+    /// request order. Calls that only read are sent concurrently (at most
+    /// [`READS_IN_FLIGHT`](super::client::READS_IN_FLIGHT) per org); a call that writes is sent
+    /// after the previous one has answered, as the platform wants setup writes serialised.
     async fn composite_calls(
         &self,
         requests: &[&CompositeRequest],
     ) -> Result<Vec<CompositeResponse>, SfError> {
+        let chunks = plan_chunks(requests);
+        let count = chunks.len();
+        let read_only = requests
+            .iter()
+            .all(|request| request.method == CompositeMethod::Get);
+        let calls = chunks.into_iter().enumerate().map(|(number, range)| {
+            let chunk = &requests[range];
+            async move {
+                let _slot = if read_only {
+                    self.read_slot().await
+                } else {
+                    None
+                };
+                debug!(
+                    org = self.org(),
+                    call = number + 1,
+                    of = count,
+                    subrequests = chunk.len(),
+                    "tooling composite"
+                );
+                self.composite_call(chunk).await
+            }
+        });
+        let answers: Vec<Vec<CompositeResponse>> = if read_only {
+            futures_util::stream::iter(calls)
+                .buffered(READS_IN_FLIGHT)
+                .try_collect()
+                .await?
+        } else {
+            let mut answers = Vec::with_capacity(count);
+            for call in calls {
+                answers.push(call.await?);
+            }
+            answers
+        };
+        Ok(answers.into_iter().flatten().collect())
+    }
+
+    /// One composite call: the answer to each request in `chunk`, in its order, matched by
+    /// referenceId (Salesforce does not promise the order).
+    async fn composite_call(
+        &self,
+        chunk: &[&CompositeRequest],
+    ) -> Result<Vec<CompositeResponse>, SfError> {
         let path = self.data_path("/tooling/composite");
         let tooling_prefix = self.data_path("/tooling/");
         let org: Arc<str> = Arc::from(self.org());
-        let mut responses = Vec::with_capacity(requests.len());
-        let chunks = plan_chunks(requests);
-        let count = chunks.len();
-        for (number, range) in chunks.into_iter().enumerate() {
-            let chunk = &requests[range];
-            debug!(
-                org = self.org(),
-                call = number + 1,
-                of = count,
-                subrequests = chunk.len(),
-                "tooling composite"
-            );
-            let body = CompositeRequestBody {
-                all_or_none: false,
-                composite_request: chunk
-                    .iter()
-                    .map(|request| CompositeSubrequest {
-                        method: request.method(),
-                        url: format!("{tooling_prefix}{}", request.tooling_path),
-                        reference_id: &request.reference_id,
-                        body: request.body.as_ref(),
-                    })
-                    .collect(),
-            };
-            let body = serde_json::to_value(&body).map_err(|error| {
-                SfError::decode(self.org(), &path, "a serializable composite request", error)
-            })?;
-            let reply = self
-                .execute(&Call::with_body(Method::POST, path.clone(), &body))
-                .await?;
-            let answer: CompositeResponseBody = self.decode(&reply, "a compositeResponse array")?;
-            let mut by_reference: HashMap<String, (u16, serde_json::Value)> = answer
-                .composite_response
-                .into_iter()
-                .map(|item| (item.reference_id, (item.http_status_code, item.body)))
-                .collect();
-            for request in chunk {
+        let body = CompositeRequestBody {
+            all_or_none: false,
+            composite_request: chunk
+                .iter()
+                .map(|request| CompositeSubrequest {
+                    method: request.method(),
+                    url: format!("{tooling_prefix}{}", request.tooling_path),
+                    reference_id: &request.reference_id,
+                    body: request.body.as_ref(),
+                })
+                .collect(),
+        };
+        let body = serde_json::to_value(&body).map_err(|error| {
+            SfError::decode(self.org(), &path, "a serializable composite request", error)
+        })?;
+        let reply = self
+            .execute(&Call::with_body(Method::POST, path.clone(), &body))
+            .await?;
+        let answer: CompositeResponseBody = self.decode(&reply, "a compositeResponse array")?;
+        let mut by_reference: HashMap<String, (u16, serde_json::Value)> = answer
+            .composite_response
+            .into_iter()
+            .map(|item| (item.reference_id, (item.http_status_code, item.body)))
+            .collect();
+        chunk
+            .iter()
+            .map(|request| {
                 let (status, body) =
                     by_reference.remove(&request.reference_id).ok_or_else(|| {
                         SfError::decode(
@@ -302,16 +340,15 @@ impl OrgClient {
                             format!("no item has referenceId {}", request.reference_id),
                         )
                     })?;
-                responses.push(CompositeResponse {
+                Ok(CompositeResponse {
                     reference_id: request.reference_id.clone(),
                     status,
                     body,
                     path: format!("{tooling_prefix}{}", request.tooling_path),
                     org: Arc::clone(&org),
-                });
-            }
-        }
-        Ok(responses)
+                })
+            })
+            .collect()
     }
 }
 

@@ -158,6 +158,27 @@ impl Default for PollPolicy {
 }
 
 impl PollPolicy {
+    /// This policy for a deploy of `components` components: its first wait is no longer than
+    /// a deploy of that size is worth. A handful of triggers in a sandbox deploys in well
+    /// under a second, and a first wait of a whole second (then two, then four) adds seconds
+    /// to a pause for nothing; a large deploy, or one running tests, still backs off to `max`
+    /// within a few polls. The steps follow the Salesforce CLI's own deploy polling
+    /// (source-deploy-retrieve's `calculatePollingFrequency`: 100 ms up to 10 components,
+    /// 250 ms up to 50, 500 ms up to 100, then 1 s), which polls at that rate throughout;
+    /// this one doubles from there, as each poll is a charged API call.
+    pub fn sized(self, components: usize) -> PollPolicy {
+        let by_size = match components {
+            0..=10 => Duration::from_millis(100),
+            11..=50 => Duration::from_millis(250),
+            51..=100 => Duration::from_millis(500),
+            _ => Duration::from_secs(1),
+        };
+        PollPolicy {
+            initial: self.initial.min(by_size),
+            max: self.max,
+        }
+    }
+
     /// The wait after `polls` polls that were not done (1 → `initial`).
     fn delay(self, polls: u32) -> Duration {
         let floor = Duration::from_millis(1);
@@ -1063,5 +1084,23 @@ mod tests {
             max: Duration::ZERO,
         };
         assert_eq!(zero.delay(1), Duration::from_millis(1));
+    }
+
+    #[test]
+    fn small_deploys_are_polled_sooner() {
+        let millis = |policy: PollPolicy| -> Vec<u128> {
+            (1..=4).map(|n| policy.delay(n).as_millis()).collect()
+        };
+        let policy = PollPolicy::default();
+        assert_eq!(millis(policy.sized(3)), [100, 200, 400, 800]);
+        assert_eq!(millis(policy.sized(20)), [250, 500, 1_000, 2_000]);
+        assert_eq!(millis(policy.sized(100)), [500, 1_000, 2_000, 4_000]);
+        assert_eq!(millis(policy.sized(500)), [1_000, 2_000, 4_000, 8_000]);
+        assert_eq!(policy.sized(3).max, policy.max, "the cap stays");
+        let fast = PollPolicy {
+            initial: Duration::from_millis(5),
+            max: Duration::from_millis(20),
+        };
+        assert_eq!(fast.sized(500), fast, "a shorter policy is kept as it is");
     }
 }

@@ -47,6 +47,9 @@ use super::scenario::Scenario;
 use super::state::{Shared, SimState, TokenCheck, counter};
 use super::writes::WriteCount;
 
+/// The longest request URI Salesforce accepts (reference §7: 414 past 16,384 bytes).
+pub const URI_LIMIT: usize = 16_384;
+
 /// The content type of every JSON answer, as Salesforce sends it.
 pub const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
 
@@ -615,6 +618,12 @@ async fn api_entry(
 ) -> Response {
     let method = request.method().clone();
     let uri = request.uri().clone();
+    // Salesforce refuses a URI over 16,384 bytes before anything else (reference §7): a
+    // query's `IN` list must be split well before that.
+    if uri.to_string().len() > URI_LIMIT {
+        app.shared.lock().count(counter::URI_TOO_LONG);
+        return StatusCode::URI_TOO_LONG.into_response();
+    }
     let headers = request.headers().clone();
     let is_deploy =
         method == Method::POST && matches!(api::route(uri.path()), Route::DeployRequest { .. });

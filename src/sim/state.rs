@@ -37,6 +37,9 @@ pub mod counter {
     pub const COMPOSITE: &str = "composite";
     pub const COMPOSITE_SUBREQUEST: &str = "composite_subrequest";
     pub const NOT_FOUND: &str = "not_found";
+    /// Requests refused with 414 for a URI over 16,384 bytes (not charged: refused before
+    /// they reach the API).
+    pub const URI_TOO_LONG: &str = "uri_too_long";
     pub const REJECTED_AUTH: &str = "rejected_auth";
     pub const REJECTED_LIMIT: &str = "rejected_limit";
     pub const FAULTS_INJECTED: &str = "faults_injected";

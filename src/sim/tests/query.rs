@@ -310,3 +310,31 @@ async fn the_large_org_answers_whole_kind_queries() {
     assert_eq!(rules.body["totalSize"], 400);
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn a_uri_over_16384_bytes_is_refused_with_414_and_not_charged() {
+    let org = Org::mixed().await;
+    let ids = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("%27300XX{i:010}AAA%27"))
+            .collect::<Vec<_>>()
+            .join("%2C")
+    };
+    let path = |n: usize| {
+        format!(
+            "{V}/tooling/query?q=SELECT+Id+FROM+FlowDefinition+WHERE+Id+IN+({})",
+            ids(n)
+        )
+    };
+    let fits = path(500);
+    let too_long = path(800);
+    assert!(fits.len() < 16_000 && too_long.len() > 16_384);
+    let answer = org.get(&fits).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let refused = org.get(&too_long).await;
+    assert_eq!(refused.status, StatusCode::URI_TOO_LONG);
+    let counters = org.handle.counters();
+    assert_eq!(counters.get("uri_too_long"), Some(&1));
+    assert_eq!(counters.get("tooling_query"), Some(&1), "{counters:?}");
+    assert_eq!(counters.get("api_requests"), Some(&1), "{counters:?}");
+}
