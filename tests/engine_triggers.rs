@@ -436,6 +436,17 @@ async fn active_triggers(direct: &OrgClient) -> Vec<TriggerRow> {
         .collect()
 }
 
+/// The sources of `rows` as a deploy sends them.
+fn trigger_sources(rows: &[TriggerRow]) -> Vec<TriggerSource> {
+    rows.iter()
+        .map(|row| TriggerSource {
+            name: row.name.clone(),
+            body: row.body.clone(),
+            api_version: format!("{:.1}", row.api_version),
+        })
+        .collect()
+}
+
 /// The journal rows a pause of `rows` writes ahead, as the engine writes them.
 fn pausing_entries(rows: &[TriggerRow]) -> Vec<NewJournalEntry> {
     rows.iter()
@@ -509,14 +520,7 @@ async fn a_converge_after_a_crash_mid_deploy_polls_that_deploy_and_deploys_nothi
         .record_pausing(&entries, now())
         .await
         .expect("journal");
-    let sources: Vec<TriggerSource> = rows
-        .iter()
-        .map(|row| TriggerSource {
-            name: row.name.clone(),
-            body: row.body.clone(),
-            api_version: format!("{:.1}", row.api_version),
-        })
-        .collect();
+    let sources = trigger_sources(&rows);
     let id = direct
         .deploy_triggers(&sources, TriggerStatus::Inactive, &TestLevel::NoTestRun)
         .await
@@ -767,14 +771,7 @@ async fn a_converge_after_a_crash_between_a_deploy_start_and_its_answer_deploys_
         .record_pausing(&pausing_entries(&rows), now())
         .await
         .expect("journal");
-    let sources: Vec<TriggerSource> = rows
-        .iter()
-        .map(|row| TriggerSource {
-            name: row.name.clone(),
-            body: row.body.clone(),
-            api_version: format!("{:.1}", row.api_version),
-        })
-        .collect();
+    let sources = trigger_sources(&rows);
     direct
         .deploy_triggers(&sources, TriggerStatus::Inactive, &TestLevel::NoTestRun)
         .await

@@ -620,7 +620,8 @@ async fn api_entry(
     let uri = request.uri().clone();
     // Salesforce refuses a URI over 16,384 bytes before anything else (reference §7): a
     // query's `IN` list must be split well before that.
-    if uri.to_string().len() > URI_LIMIT {
+    let uri_len = uri.path().len() + uri.query().map_or(0, |query| query.len() + 1);
+    if uri_len > URI_LIMIT {
         app.shared.lock().count(counter::URI_TOO_LONG);
         return StatusCode::URI_TOO_LONG.into_response();
     }

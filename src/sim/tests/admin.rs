@@ -182,85 +182,46 @@ async fn admin_errors_name_what_is_wrong() {
 #[tokio::test]
 async fn inspection_endpoint() {
     let org = Org::mixed().await;
-    let base = org.handle.base_url();
-    let state: Value = org
-        .http
-        .get(base.join("/__sim/state").unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = org.get("/__sim/state").await.body;
     assert_eq!(state, org.handle.snapshot());
     for list in ["flows", "validation_rules", "workflow_rules", "triggers"] {
         assert!(!state[list].as_array().unwrap().is_empty());
     }
     let action = json!({"action": "deactivate_flow", "flow": "Account_After_Save"});
-    let response = org
-        .http
-        .post(base.join("/__sim/admin").unwrap())
-        .json(&action)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let response = org.post("/__sim/admin", Some(action)).await;
+    assert_eq!(response.status, StatusCode::OK);
     assert_eq!(
         org.flow("Account_After_Save")["active_version"],
         Value::Null
     );
     let add = json!({"action": "add", "component": {"kind": "flow", "name": "Late_Flow", "process_type": "AutoLaunchedFlow",
         "trigger_type": "RecordAfterSave", "object": "Account", "versions": ["Active"]}});
-    let response = org
-        .http
-        .post(base.join("/__sim/admin").unwrap())
-        .json(&add)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let response = org.post("/__sim/admin", Some(add)).await;
+    assert_eq!(response.status, StatusCode::OK);
     assert_eq!(org.flow("Late_Flow")["active_version"], 1);
     let bad = org
-        .http
-        .post(base.join("/__sim/admin").unwrap())
-        .json(&json!({"action": "deactivate_flow", "flow": "Ghost"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
-    let body: Value = bad.json().await.unwrap();
+        .post(
+            "/__sim/admin",
+            Some(json!({"action": "deactivate_flow", "flow": "Ghost"})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let body = bad.body;
     assert!(body["error"].as_str().unwrap().contains("Ghost"));
     let revoke = org
-        .http
-        .post(base.join("/__sim/admin").unwrap())
-        .json(&json!({"action": "revoke_tokens"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoke.status(), StatusCode::OK);
+        .post("/__sim/admin", Some(json!({"action": "revoke_tokens"})))
+        .await;
+    assert_eq!(revoke.status, StatusCode::OK);
     assert_eq!(
         org.get(&format!("{V}/limits")).await.status,
         StatusCode::UNAUTHORIZED
     );
 
-    let counters: Value = org
-        .http
-        .get(base.join("/__sim/counters").unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let counters = org.get("/__sim/counters").await.body;
     assert_eq!(counters["token"], 1);
     assert_eq!(counters["rejected_auth"], 1);
-    let reset = org
-        .http
-        .post(base.join("/__sim/counters/reset").unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reset.status(), StatusCode::OK);
+    let reset = org.post("/__sim/counters/reset", None).await;
+    assert_eq!(reset.status, StatusCode::OK);
     assert!(org.handle.counters().is_empty());
 }
 

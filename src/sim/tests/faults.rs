@@ -198,48 +198,34 @@ async fn latency_is_added() {
 #[tokio::test]
 async fn faults_over_the_inspection_endpoint() {
     let org = Org::mixed().await;
-    let url = org.handle.base_url().join("/__sim/faults").unwrap();
     let set = org
-        .http
-        .post(url.clone())
-        .json(&json!({"seed": 3, "transient_error_rate": 1.0}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(set.status(), StatusCode::OK);
+        .post(
+            "/__sim/faults",
+            Some(json!({"seed": 3, "transient_error_rate": 1.0})),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK);
     assert_eq!(
         org.get(&format!("{V}/limits")).await.status,
         StatusCode::SERVICE_UNAVAILABLE
     );
-    let current: Value = org
-        .http
-        .get(url.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let current = org.get("/__sim/faults").await.body;
     assert_eq!(current["seed"], 3);
     assert_eq!(current["admin_conflicts"], true);
     let bad = org
-        .http
-        .post(url.clone())
-        .json(&json!({"drop_rate": 3.0}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        .post("/__sim/faults", Some(json!({"drop_rate": 3.0})))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let unknown = org
-        .http
-        .post(url)
-        .json(&json!({"dorp_rate": 0.1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
-    let body: Value = unknown.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("dorp_rate"));
+        .post("/__sim/faults", Some(json!({"dorp_rate": 0.1})))
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unknown.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("dorp_rate")
+    );
 }
 
 #[tokio::test(start_paused = true)]

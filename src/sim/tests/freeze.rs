@@ -108,27 +108,15 @@ async fn not_applied_withholds_the_request_unprocessed_and_the_admin_routes_driv
     let flow = org.flow_id("Account_After_Save");
     let active = org.flow("Account_After_Save")["active_version"].clone();
     assert_ne!(active, Value::Null);
-    let admin = |path: &str| org.handle.base_url().join(path).unwrap();
-    let armed: Value = org
-        .http
-        .post(admin("/__sim/freeze"))
-        .json(&json!({"at": 1, "mode": "not_applied"}))
-        .send()
+    let armed = org
+        .post(
+            "/__sim/freeze",
+            Some(json!({"at": 1, "mode": "not_applied"})),
+        )
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert_eq!(armed, json!({"ok": true}));
-    let status: Value = org
-        .http
-        .get(admin("/__sim/freeze"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = org.get("/__sim/freeze").await.body;
     assert_eq!(
         status["armed"],
         json!({"remaining": 1, "mode": "not_applied"})
@@ -142,26 +130,14 @@ async fn not_applied_withholds_the_request_unprocessed_and_the_admin_routes_driv
         Some(deactivate()),
     );
     until_frozen(&org.handle).await;
-    let status: Value = org
-        .http
-        .get(admin("/__sim/freeze"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = org.get("/__sim/freeze").await.body;
     assert_eq!(status["frozen"]["mode"], "not_applied");
     let refused = org
-        .http
-        .post(admin("/__sim/freeze"))
-        .json(&json!({"at": 3, "mode": "applied"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    let thawed = org.http.post(admin("/__sim/thaw")).send().await.unwrap();
-    assert_eq!(thawed.status(), StatusCode::OK);
+        .post("/__sim/freeze", Some(json!({"at": 3, "mode": "applied"})))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let thawed = org.post("/__sim/thaw", None).await;
+    assert_eq!(thawed.status, StatusCode::OK);
     assert_eq!(cut.await.unwrap(), None);
     assert_eq!(
         org.flow("Account_After_Save")["active_version"],
@@ -169,15 +145,7 @@ async fn not_applied_withholds_the_request_unprocessed_and_the_admin_routes_driv
         "the withheld request was not processed"
     );
     assert!(!org.handle.frozen());
-    let log: Value = org
-        .http
-        .get(admin("/__sim/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log = org.get("/__sim/requests").await.body;
     let last = log.as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["class"], "sobject_patch");
     println!(
@@ -241,15 +209,7 @@ async fn writes_are_tallied_per_component_as_changed_or_needless() {
         }
     );
     assert_eq!(writes.len(), 2, "{writes:?}");
-    let over_http: Value = org
-        .http
-        .get(org.handle.base_url().join("/__sim/writes").unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let over_http = org.get("/__sim/writes").await.body;
     assert_eq!(over_http[&flow], json!({"changed": 1, "needless": 1}));
     println!(
         "sim write tally: 4 PATCHes sent, 3 counted (1 changed, 2 needless), 1 refused and not counted"

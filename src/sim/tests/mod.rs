@@ -109,6 +109,11 @@ impl Org {
         self.send(Method::PATCH, path, Some(body)).await
     }
 
+    /// A POST, e.g. to the inspection endpoint (`/__sim/...`, which ignores the token).
+    pub async fn post(&self, path: &str, body: Option<Value>) -> Answer {
+        self.send(Method::POST, path, body).await
+    }
+
     pub async fn query(&self, soql: &str) -> Answer {
         self.get(&format!("{V}/query?q={}", encode(soql))).await
     }
