@@ -5,7 +5,8 @@
 //! about time: the figures go to `BENCHMARKS.md`.
 //!
 //! Arguments (after `--`): `--quick` (small sizes, 1 ms latency: a smoke run), `--no-naive`
-//! (case (a) without the naive approach, which takes 3.5 minutes), and case names
+//! (case (a) without the naive approach, which takes 3.5 minutes), `--timeline` (each
+//! request's arrival in every operation measured), and case names
 //! to run only those: `one`, `parallel`, `large`, `daemon-large`, `idle`.
 
 mod support;
@@ -18,6 +19,7 @@ use support::cases;
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|arg| arg == "--quick");
+    let timeline = args.iter().any(|arg| arg == "--timeline");
     let chosen: Vec<&str> = args
         .iter()
         .map(String::as_str)
@@ -44,12 +46,18 @@ fn main() -> anyhow::Result<()> {
             for figures in cases::one_org(&profile, naive).await? {
                 println!("{}", figures.line());
                 println!("    requests: {}", figures.classes());
+                if timeline {
+                    println!("{}", figures.timeline());
+                }
             }
         }
         if wanted("parallel") {
             for figures in cases::parallel_orgs(&profile).await? {
                 println!("{}", figures.line());
                 println!("    requests: {}", figures.classes());
+                if timeline {
+                    println!("{}", figures.timeline());
+                }
             }
         }
         if wanted("large") {
@@ -57,6 +65,9 @@ fn main() -> anyhow::Result<()> {
             for figures in figures {
                 println!("{}", figures.line());
                 println!("    requests: {}", figures.classes());
+                if timeline {
+                    println!("{}", figures.timeline());
+                }
             }
             for overhead in overheads {
                 println!(

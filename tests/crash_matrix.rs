@@ -335,12 +335,36 @@ async fn settled(setup: &Setup, target: &Value, paused: u64, case: &str) {
             }
             assert!(
                 started.elapsed() < DEADLINE,
-                "{case}: did not settle: {report}"
+                "{case}: did not settle: {report}\n{}",
+                log_tails(setup)
             );
         }
-        assert!(started.elapsed() < DEADLINE, "{case}: did not settle");
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{case}: did not settle\n{}",
+            log_tails(setup)
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The last lines of every daemon log of a case, for a failure message: the temporary
+/// directory is gone once the test fails.
+fn log_tails(setup: &Setup) -> String {
+    let mut logs: Vec<_> = std::fs::read_dir(setup.dir.path())
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    logs.retain(|path| path.extension().is_some_and(|ext| ext == "log"));
+    logs.sort();
+    logs.iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+            format!("--- {} (last 30 lines)\n{tail}", path.display())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Sends the phase's command, kills the daemon at `point`, checks that the command did not

@@ -120,6 +120,9 @@ pub struct Run {
     /// Requests by class (`docs/sim-scenarios.md`, crash points), summed over the orgs: where
     /// the calls above the floor go.
     pub classes: BTreeMap<&'static str, u64>,
+    /// Each request's arrival from the operation's start, with its org and class, in order:
+    /// where the wall time above the floor goes (`--timeline`).
+    pub timeline: Vec<(Duration, usize, &'static str)>,
 }
 
 /// One operation measured against its floor, with the naive approach when it was run.
@@ -160,6 +163,26 @@ impl Figures {
             );
         }
         line
+    }
+
+    /// Our run's requests one per line: arrival (ms from the first), the gap since the one
+    /// before, org and class.
+    pub fn timeline(&self) -> String {
+        let mut previous = Duration::ZERO;
+        self.run
+            .timeline
+            .iter()
+            .map(|&(at, org, class)| {
+                let gap = at - previous;
+                previous = at;
+                format!(
+                    "    {:>8.1} ms  +{:>7.1}  org {org:<2} {class}",
+                    at.as_secs_f64() * 1e3,
+                    gap.as_secs_f64() * 1e3
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// The requests of our run by class, e.g. `query 3, composite_write 41, ...`.
@@ -267,7 +290,14 @@ impl Bench {
             for request in self.sims[index].request_log() {
                 if request.seq > mark {
                     *run.classes.entry(request.class).or_default() += 1;
+                    run.timeline.push((request.at, index, request.class));
                 }
+            }
+        }
+        run.timeline.sort();
+        if let Some(&(first, ..)) = run.timeline.first() {
+            for entry in &mut run.timeline {
+                entry.0 -= first;
             }
         }
         run

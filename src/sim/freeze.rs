@@ -14,6 +14,7 @@
 //! without a freeze.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,8 @@ pub struct SeenRequest {
     /// 1 for the first request the server received.
     pub seq: u64,
     pub class: &'static str,
+    /// When it arrived, from the org's start: the benchmark's timeline of an operation.
+    pub at: Duration,
 }
 
 /// What the HTTP layer does with one request.
@@ -82,6 +85,7 @@ pub struct Freezer {
     armed: Option<(u64, FreezeMode)>,
     frozen: Option<FreezeAt>,
     seen: u64,
+    started: Instant,
     log: VecDeque<SeenRequest>,
     /// Bumped by every thaw; withheld requests wait for the bump.
     thaws: watch::Sender<u64>,
@@ -93,6 +97,7 @@ impl Default for Freezer {
             armed: None,
             frozen: None,
             seen: 0,
+            started: Instant::now(),
             log: VecDeque::new(),
             thaws: watch::Sender::new(0),
         }
@@ -158,6 +163,7 @@ impl Freezer {
         self.log.push_back(SeenRequest {
             seq: self.seen,
             class,
+            at: self.started.elapsed(),
         });
         if self.frozen.is_some() {
             return Gate::Withheld(self.thaw_signal());
