@@ -48,10 +48,8 @@ const WINDOW_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The demo's daemon polls trigger deploys this fast: the simulated org finishes one in three
 /// polls, and a real org's default (1 s, doubling) would only make the demo slow.
-const DEMO_POLLS: PollPolicy = PollPolicy {
-    initial: Duration::from_millis(100),
-    max: Duration::from_millis(500),
-};
+const DEMO_POLLS: PollPolicy =
+    PollPolicy::doubling(Duration::from_millis(100), Duration::from_millis(500));
 
 /// Runs the demo and returns what it shows, or why it failed.
 pub async fn run() -> anyhow::Result<String> {

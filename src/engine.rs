@@ -19,10 +19,10 @@
 //! written back with the `Metadata` just read, so an edit made during the window survives.
 //! Writes to one org are serialised by the engine's lock; different orgs run in parallel.
 //!
-//! A pause takes the state its discovery has just read (flows' active version numbers,
-//! workflow rules' `Metadata`, triggers' sources) as the state to record and write back, and
-//! reads only what discovery did not (validation rules' `Metadata`), every kind at once: the
-//! moment between the two reads is no longer than between a read and its write. Triggers are
+//! A pause takes the state its discovery has just read (flows' active version numbers, rules'
+//! `Metadata` and triggers' sources; discovery reads the validation rules' `Metadata` only for
+//! the candidates the engine names) as the state to record and write back, and reads only
+//! what discovery could not (a flow whose two list reads disagreed), every kind at once. Triggers are
 //! confirmed by their deploy's `componentSuccesses`; only a trigger the result does not name
 //! is read back.
 //!
@@ -495,7 +495,19 @@ impl OrgEngine {
         journal: &BTreeMap<(Kind, String), JournalEntry>,
         outcome: &mut Outcome,
     ) -> Result<(Vec<Component>, BTreeMap<String, Current>), EngineError> {
-        let discovery = discover_to_pause(&self.client, &self.scope)
+        // Components a hold covers that the journal does not already have in hand; of those,
+        // the ones this engine switches and discovery will pause are the candidates.
+        let in_question = |component: &Component| {
+            holds
+                .iter()
+                .any(|hold| covers(hold, component.kind, component.object.as_deref()))
+                && !journal
+                    .get(&(component.kind, component.id.clone()))
+                    .is_some_and(|entry| is_live(entry.step))
+        };
+        let switched = |component: &Component| SWITCHED_KINDS.contains(&component.kind);
+        let to_read = |component: &Component| switched(component) && in_question(component);
+        let discovery = discover_to_pause(&self.client, &self.scope, &to_read)
             .await
             .map_err(|error| self.salesforce_error("discovery failed", error.source))?;
         self.remember_sandbox(discovery.org.is_sandbox);
@@ -509,20 +521,10 @@ impl OrgEngine {
         let _plan = tracing::debug_span!("plan").entered();
         let mut candidates = Vec::new();
         for component in discovery.components {
-            let switchable = SWITCHED_KINDS.contains(&component.kind);
-            let covered = holds
-                .iter()
-                .any(|hold| covers(hold, component.kind, component.object.as_deref()));
-            if !covered {
+            if !in_question(&component) {
                 continue;
             }
-            let in_hand = journal
-                .get(&(component.kind, component.id.clone()))
-                .is_some_and(|entry| is_live(entry.step));
-            if in_hand {
-                continue;
-            }
-            if component.will_pause() && switchable {
+            if component.will_pause() && switched(&component) {
                 candidates.push(component);
             } else {
                 outcome.skipped += 1;

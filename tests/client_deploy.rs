@@ -37,10 +37,7 @@ fn account_trigger() -> TriggerSource {
 }
 
 fn tiny_poll() -> PollPolicy {
-    PollPolicy {
-        initial: Duration::from_millis(1),
-        max: Duration::from_millis(4),
-    }
+    PollPolicy::doubling(Duration::from_millis(1), Duration::from_millis(4))
 }
 
 /// The 201 answer to the deploy POST.

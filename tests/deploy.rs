@@ -15,10 +15,8 @@ use serde_json::Value;
 
 use common::{mixed_scenario, repo_path, sim_client, start_sim};
 
-const FAST_POLLS: PollPolicy = PollPolicy {
-    initial: Duration::from_millis(1),
-    max: Duration::from_millis(5),
-};
+const FAST_POLLS: PollPolicy =
+    PollPolicy::doubling(Duration::from_millis(1), Duration::from_millis(5));
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]

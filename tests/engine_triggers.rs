@@ -22,10 +22,8 @@ use serde_json::{Value, json};
 
 use common::{client, mixed_scenario, repo_path, settings, sim_client, start_sim};
 
-const FAST_POLLS: PollPolicy = PollPolicy {
-    initial: Duration::from_millis(1),
-    max: Duration::from_millis(5),
-};
+const FAST_POLLS: PollPolicy =
+    PollPolicy::doubling(Duration::from_millis(1), Duration::from_millis(5));
 
 fn now() -> Timestamp {
     Timestamp::from_second(1_795_000_000).expect("valid timestamp")

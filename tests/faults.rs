@@ -47,10 +47,8 @@ const ORG: &str = "sim";
 const MAX_ROUNDS: u32 = 20;
 
 /// Trigger deploys are polled without waiting (the sim counts polls, not time).
-const FAST_POLLS: PollPolicy = PollPolicy {
-    initial: Duration::from_millis(1),
-    max: Duration::from_millis(5),
-};
+const FAST_POLLS: PollPolicy =
+    PollPolicy::doubling(Duration::from_millis(1), Duration::from_millis(5));
 
 /// The daemon's number of attempts per request, with its delays compressed to milliseconds:
 /// at 30% transient errors some requests still run out of attempts, as they would in the

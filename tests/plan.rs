@@ -6,7 +6,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pauseplay::automation::{Component, Discovery, Kind, ObservedState, Scope, discover};
+use pauseplay::automation::{
+    Component, Discovery, Kind, ObservedState, Scope, discover, discover_to_pause,
+};
 use pauseplay::salesforce::OrgClient;
 use pauseplay::sim::{Scenario, SimHandle};
 
@@ -323,6 +325,73 @@ async fn a_large_generated_org_is_planned_across_pages_with_batched_reads() {
         composites <= (read_workflow.div_ceil(25) + placed_builders.div_ceil(25)) as u64,
         "composites {composites} for {read_workflow} workflow rules and {placed_builders} \
          process builders"
+    );
+    sim.shutdown().await;
+}
+
+/// A discovery for a pause also reads what the pause writes back, and only for the components
+/// the caller names: validation rules' `Metadata` (in the same composite calls' round as the
+/// workflow rules') and every trigger's source (in its list query). A plan reads neither.
+#[tokio::test]
+async fn a_discovery_to_pause_reads_the_metadata_of_the_validation_rules_asked_for_only() {
+    let sim = start_sim(mixed_scenario()).await;
+    let client = client_for(&sim);
+    let all = scope(None, &[], false);
+    let account = |c: &Component| c.object.as_deref() == Some("Account");
+    let discovery = discover_to_pause(&client, &all, &account)
+        .await
+        .expect("discovery");
+    let rules_read = |discovery: &Discovery| -> BTreeSet<String> {
+        discovery
+            .components
+            .iter()
+            .filter(|c| c.kind == Kind::ValidationRule && discovery.read.contains_key(&c.id))
+            .map(|c| c.api_name.clone())
+            .collect()
+    };
+    let account_rules: BTreeSet<String> = discovery
+        .components
+        .iter()
+        .filter(|c| c.kind == Kind::ValidationRule && c.will_pause() && account(c))
+        .map(|c| c.api_name.clone())
+        .collect();
+    assert!(!account_rules.is_empty(), "the mixed org has Account rules");
+    assert_eq!(rules_read(&discovery), account_rules);
+    let triggers_read = discovery
+        .components
+        .iter()
+        .filter(|c| c.kind == Kind::Trigger && discovery.read.contains_key(&c.id))
+        .count();
+    assert_eq!(
+        triggers_read,
+        discovery
+            .components
+            .iter()
+            .filter(|c| c.kind == Kind::Trigger)
+            .count(),
+        "every trigger's source comes with the list"
+    );
+
+    let composites = |sim: &SimHandle| sim.counters().get("composite").copied().unwrap_or(0);
+    let before = composites(&sim);
+    let none = discover_to_pause(&client, &all, &|_: &Component| false)
+        .await
+        .expect("discovery");
+    assert!(rules_read(&none).is_empty());
+    let asked_for_none = composites(&sim) - before;
+    let before = composites(&sim);
+    let plan = discover(&client, &all).await.expect("discovery");
+    assert!(rules_read(&plan).is_empty());
+    assert!(
+        plan.components
+            .iter()
+            .all(|c| c.kind != Kind::Trigger || !plan.read.contains_key(&c.id)),
+        "a plan reads no trigger source"
+    );
+    assert_eq!(
+        composites(&sim) - before,
+        asked_for_none,
+        "no validation rule read when none is asked for"
     );
     sim.shutdown().await;
 }

@@ -56,10 +56,10 @@ impl Daemon {
         let config = Config::load(&config).expect("config");
         let store = Store::open(&config.daemon.state_dir).await.expect("store");
         let service = Service::with_engines(config, store.clone(), |engine| {
-            engine.with_poll_policy(PollPolicy {
-                initial: Duration::from_millis(1),
-                max: Duration::from_millis(5),
-            })
+            engine.with_poll_policy(PollPolicy::doubling(
+                Duration::from_millis(1),
+                Duration::from_millis(5),
+            ))
         })
         .expect("service");
         Daemon {

@@ -103,10 +103,10 @@ impl Profile {
             orgs: 3,
             large_org: spec(120, 40, 30, 10),
             idle_for: Duration::ZERO,
-            polls: Some(PollPolicy {
-                initial: Duration::from_millis(1),
-                max: Duration::from_millis(1),
-            }),
+            polls: Some(PollPolicy::doubling(
+                Duration::from_millis(1),
+                Duration::from_millis(1),
+            )),
         }
     }
 }

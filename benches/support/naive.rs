@@ -31,10 +31,8 @@ struct TriggerRow {
     api_version: f64,
 }
 
-const BACK_TO_BACK: PollPolicy = PollPolicy {
-    initial: Duration::from_millis(1),
-    max: Duration::from_millis(1),
-};
+const BACK_TO_BACK: PollPolicy =
+    PollPolicy::doubling(Duration::from_millis(1), Duration::from_millis(1));
 
 /// Pauses every component discovery decided to pause, one request at a time.
 pub async fn pause(client: &OrgClient, components: &[Component]) -> anyhow::Result<Saved> {

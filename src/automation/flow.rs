@@ -92,19 +92,33 @@ fn view_query(scope: &Scope) -> Option<String> {
 const VERSIONS_QUERY: &str = "SELECT Id, ActiveVersionId, ActiveVersion.VersionNumber, \
      LatestVersion.VersionNumber FROM FlowDefinition";
 
-/// Discovers flows and Process Builders (whichever of the two are in scope).
-pub async fn discover(
-    client: &OrgClient,
-    scope: &Scope,
-    org: &OrgInfo,
-) -> Result<Vec<Component>, SfError> {
+/// What the two list queries of flows return, before anything is decided.
+#[derive(Debug, Default)]
+pub struct Listed {
+    views: Vec<FlowDefinitionViewRow>,
+    definitions: Vec<FlowDefinitionRow>,
+}
+
+/// Lists flows and Process Builders (whichever of the two are in scope): both queries at once.
+pub async fn list(client: &OrgClient, scope: &Scope) -> Result<Listed, SfError> {
     let Some(view_query) = view_query(scope) else {
-        return Ok(Vec::new());
+        return Ok(Listed::default());
     };
     let (views, definitions) = tokio::try_join!(
         client.query::<FlowDefinitionViewRow>(&view_query),
         client.tooling_query::<FlowDefinitionRow>(VERSIONS_QUERY),
     )?;
+    Ok(Listed { views, definitions })
+}
+
+/// Decides what [`list`] found, reading what the lists do not say where a decision needs it.
+pub async fn discover(
+    client: &OrgClient,
+    scope: &Scope,
+    org: &OrgInfo,
+    listed: Listed,
+) -> Result<Vec<Component>, SfError> {
+    let Listed { views, definitions } = listed;
     let versions: BTreeMap<String, FlowDefinitionRow> = definitions
         .into_iter()
         .map(|row| (row.id.clone(), row))

@@ -1,8 +1,9 @@
 //! The automations pauseplay pauses: their kinds, how each kind is discovered in an org, and
 //! the classification of every component as *will pause* or *skip* with a reason.
 //!
-//! [`discover`] runs the read-only queries of every kind in scope concurrently (reads to one
-//! org may overlap; only writes are serialised) and returns a [`Discovery`]. Each kind's
+//! [`discover`] runs the read-only queries of every kind in scope and the `Organization`
+//! query concurrently, then each kind's follow-up reads as soon as its own list is in (reads
+//! to one org may overlap; only writes are serialised), and returns a [`Discovery`]. Each kind's
 //! module owns its SOQL and the record shapes that SOQL selects; the shared rules (managed,
 //! excluded, object scope, already inactive) live in [`scope`].
 
@@ -25,6 +26,8 @@ pub use scope::Scope;
 
 use std::collections::BTreeMap;
 
+use futures_util::FutureExt;
+
 use crate::salesforce::{OrgClient, SfError};
 use switch::Current;
 
@@ -36,16 +39,21 @@ pub struct Discovery {
     pub components: Vec<Component>,
     /// The switch state discovery read on the way, by component id, so a pause that follows
     /// at once need not read it again: flows' active version numbers, workflow rules'
-    /// `Metadata` and, from [`discover_to_pause`], triggers' sources. Validation rules are not
-    /// here: their list query has no `Metadata`.
+    /// `Metadata` and, from [`discover_to_pause`], triggers' sources and the `Metadata` of the
+    /// validation rules the pause asked for.
     pub read: BTreeMap<String, Current>,
 }
 
-/// What a discovery is for: `plan` needs no trigger source; a pause deploys it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Purpose {
+/// Which of the components a discovery will pause the caller wants read: those its holds
+/// cover and its journal does not already have in hand.
+pub type ToRead<'a> = dyn Fn(&Component) -> bool + Send + Sync + 'a;
+
+/// What a discovery is for: `plan` reads nothing it does not need to decide; a pause also
+/// reads what it will write back (trigger sources, validation rules' `Metadata`).
+#[derive(Clone, Copy)]
+enum Purpose<'a> {
     Plan,
-    Pause,
+    Pause(&'a ToRead<'a>),
 }
 
 /// The failure of a discovery: which kind's read failed, and the Salesforce error.
@@ -63,19 +71,20 @@ pub async fn discover(client: &OrgClient, scope: &Scope) -> Result<Discovery, Di
     discover_for(client, scope, Purpose::Plan).await
 }
 
-/// [`discover`], also reading the source of every trigger (in the same query), which a pause
-/// deploys with the new status.
+/// [`discover`], also reading what a pause of the components `to_read` accepts writes back:
+/// every trigger's source (in the list query) and validation rules' `Metadata`.
 pub async fn discover_to_pause(
     client: &OrgClient,
     scope: &Scope,
+    to_read: &ToRead<'_>,
 ) -> Result<Discovery, DiscoveryError> {
-    discover_for(client, scope, Purpose::Pause).await
+    discover_for(client, scope, Purpose::Pause(to_read)).await
 }
 
 async fn discover_for(
     client: &OrgClient,
     scope: &Scope,
-    purpose: Purpose,
+    purpose: Purpose<'_>,
 ) -> Result<Discovery, DiscoveryError> {
     let failed = |what: &'static str| {
         move |source: SfError| DiscoveryError {
@@ -84,29 +93,60 @@ async fn discover_for(
             source,
         }
     };
-    let org = read_org_info(client)
-        .await
-        .map_err(failed("the Organization record"))?;
-    let (flows, validation_rules, workflow_rules, triggers) = tokio::try_join!(
+    // The Organization record's namespace decides which components are managed, but no
+    // kind's list query needs it: it is read alongside them, and each kind waits for it only
+    // once its list is in, to decide. Every kind's reads that follow (workflow rules' and
+    // validation rules' `Metadata`, flows' versions) then overlap.
+    let organization = read_org_info(client).shared();
+    let org_info = || {
+        let organization = organization.clone();
+        async move {
+            organization
+                .await
+                .map_err(failed("the Organization record"))
+        }
+    };
+    let to_read = match purpose {
+        Purpose::Plan => None,
+        Purpose::Pause(to_read) => Some(to_read),
+    };
+    let (org, flows, (validation_rules, rules_read), (workflow_rules, mut read), triggers) = tokio::try_join!(
+        org_info(),
         async {
-            let found = flow::discover(client, scope, &org).await;
-            found.map_err(failed("flows and Process Builders"))
+            const WHAT: &str = "flows and Process Builders";
+            let listed = flow::list(client, scope).await.map_err(failed(WHAT))?;
+            let org = org_info().await?;
+            let found = flow::discover(client, scope, &org, listed).await;
+            found.map_err(failed(WHAT))
         },
         async {
-            let found = validation_rule::discover(client, scope, &org).await;
-            found.map_err(failed("validation rules"))
+            const WHAT: &str = "validation rules";
+            let listed = validation_rule::list(client, scope)
+                .await
+                .map_err(failed(WHAT))?;
+            let org = org_info().await?;
+            let found = validation_rule::discover(client, scope, &org, listed, to_read).await;
+            found.map_err(failed(WHAT))
         },
         async {
-            let found = workflow_rule::discover(client, scope, &org).await;
-            found.map_err(failed("workflow rules"))
+            const WHAT: &str = "workflow rules";
+            let listed = workflow_rule::list(client, scope)
+                .await
+                .map_err(failed(WHAT))?;
+            let org = org_info().await?;
+            let found = workflow_rule::discover(client, scope, &org, listed).await;
+            found.map_err(failed(WHAT))
         },
         async {
-            let found = trigger::discover(client, scope, &org, purpose == Purpose::Pause).await;
-            found.map_err(failed("Apex triggers"))
+            const WHAT: &str = "Apex triggers";
+            let listed = trigger::list(client, scope, to_read.is_some()).await;
+            let listed = listed.map_err(failed(WHAT))?;
+            let org = org_info().await?;
+            Ok(trigger::discover(scope, &org, listed))
         },
     )?;
-    let (workflow_rules, mut read) = workflow_rules;
     let (triggers, sources) = triggers;
+    read.extend(rules_read);
     read.extend(sources);
     read.extend(flows.iter().filter_map(|component| match component.state {
         // Only a known number can be restored; an active flow without one is read again.

@@ -174,23 +174,34 @@ pub async fn read_current_sized(
         Kind::Flow | Kind::ProcessBuilder => read_flows(client, ids, flow_rows).await,
         Kind::ValidationRule | Kind::WorkflowRule => {
             let sobject = sobject(kind).ok_or_else(|| unsupported(client, kind))?;
-            let records = read_records(client, sobject, ids, &["Id", "Metadata"]).await?;
-            records
-                .found
-                .into_iter()
-                .map(|(id, record)| {
-                    let current = Current::rule(&record).ok_or_else(|| SfError::Decode {
-                        org: client.org().to_owned(),
-                        path: format!("/tooling/sobjects/{sobject}/{id}"),
-                        expected: "Metadata with a boolean active".to_owned(),
-                        detail: "the record's Metadata has no active flag".to_owned(),
-                    })?;
-                    Ok((id, current))
-                })
-                .collect()
+            Ok(read_rules(client, sobject, ids).await?.0)
         }
         Kind::Trigger => read_triggers(client, ids).await,
     }
+}
+
+/// Reads the `Metadata` of the rules `ids` of `sobject` (`ValidationRule` or `WorkflowRule`):
+/// their state by id, and the ids the org no longer has.
+pub(crate) async fn read_rules(
+    client: &OrgClient,
+    sobject: &str,
+    ids: &[String],
+) -> Result<(BTreeMap<String, Current>, Vec<String>), SfError> {
+    let records = read_records(client, sobject, ids, &["Id", "Metadata"]).await?;
+    let read = records
+        .found
+        .into_iter()
+        .map(|(id, record)| {
+            let current = Current::rule(&record).ok_or_else(|| SfError::Decode {
+                org: client.org().to_owned(),
+                path: format!("/tooling/sobjects/{sobject}/{id}"),
+                expected: "Metadata with a boolean active".to_owned(),
+                detail: "the record's Metadata has no active flag".to_owned(),
+            })?;
+            Ok((id, current))
+        })
+        .collect::<Result<_, SfError>>()?;
+    Ok((read, records.gone))
 }
 
 /// The `ApexTrigger` fields a trigger's switch needs: its status and its source. Discovery

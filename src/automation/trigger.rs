@@ -35,40 +35,60 @@ struct SourcedRow {
 const QUERY: &str = "SELECT Id, Name, Status, EntityDefinition.QualifiedApiName, \
      NamespacePrefix, ManageableState FROM ApexTrigger";
 
-/// The triggers and, when `with_sources`, each one's state with its source (by id), which a
-/// pause deploys.
-pub async fn discover(
+/// What the list query of triggers returns: the rows and, when it selected them, each
+/// trigger's state with its source (by id), which a pause deploys.
+#[derive(Debug, Default)]
+pub struct Listed {
+    rows: Vec<ApexTriggerRow>,
+    sources: BTreeMap<String, Current>,
+}
+
+/// Lists the triggers, with their sources when `with_sources`.
+pub async fn list(
     client: &OrgClient,
     scope: &Scope,
-    org: &OrgInfo,
     with_sources: bool,
-) -> Result<(Vec<Component>, BTreeMap<String, Current>), SfError> {
+) -> Result<Listed, SfError> {
     if !scope.includes_kind(Kind::Trigger) {
-        return Ok((Vec::new(), BTreeMap::new()));
+        return Ok(Listed::default());
     }
-    let mut sources = BTreeMap::new();
-    let rows: Vec<ApexTriggerRow> = if with_sources {
-        let query = format!(
-            "SELECT {TRIGGER_FIELDS}, EntityDefinition.QualifiedApiName, ManageableState \
-             FROM ApexTrigger"
-        );
-        let rows: Vec<SourcedRow> = client.tooling_query(&query).await?;
-        let mut listed = Vec::with_capacity(rows.len());
-        for row in rows {
-            listed.push(ApexTriggerRow {
-                id: row.trigger.id.clone(),
-                name: row.trigger.name.clone(),
-                status: row.trigger.status.clone(),
-                entity_definition: row.entity_definition,
-                namespace_prefix: row.trigger.namespace_prefix.clone(),
-                manageable_state: row.manageable_state,
-            });
-            sources.extend(Current::trigger(row.trigger, client.org())?);
-        }
+    if !with_sources {
+        let rows = client.tooling_query(QUERY).await?;
+        return Ok(Listed {
+            rows,
+            sources: BTreeMap::new(),
+        });
+    }
+    let query = format!(
+        "SELECT {TRIGGER_FIELDS}, EntityDefinition.QualifiedApiName, ManageableState \
+         FROM ApexTrigger"
+    );
+    let sourced: Vec<SourcedRow> = client.tooling_query(&query).await?;
+    let mut listed = Listed::default();
+    listed.rows.reserve(sourced.len());
+    for row in sourced {
+        listed.rows.push(ApexTriggerRow {
+            id: row.trigger.id.clone(),
+            name: row.trigger.name.clone(),
+            status: row.trigger.status.clone(),
+            entity_definition: row.entity_definition,
+            namespace_prefix: row.trigger.namespace_prefix.clone(),
+            manageable_state: row.manageable_state,
+        });
         listed
-    } else {
-        client.tooling_query(QUERY).await?
-    };
+            .sources
+            .extend(Current::trigger(row.trigger, client.org())?);
+    }
+    Ok(listed)
+}
+
+/// Decides every trigger [`list`] found; the sources it read, by id.
+pub fn discover(
+    scope: &Scope,
+    org: &OrgInfo,
+    listed: Listed,
+) -> (Vec<Component>, BTreeMap<String, Current>) {
+    let Listed { rows, sources } = listed;
     let components = rows
         .into_iter()
         .map(|row| {
@@ -97,5 +117,5 @@ pub async fn discover(
             }
         })
         .collect();
-    Ok((components, sources))
+    (components, sources)
 }

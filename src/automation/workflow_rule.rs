@@ -22,7 +22,7 @@ use crate::salesforce::{OrgClient, SfError};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct WorkflowRuleRow {
+pub struct WorkflowRuleRow {
     id: String,
     name: String,
     table_enum_or_id: Option<String>,
@@ -38,18 +38,22 @@ struct Unread {
     managed: bool,
 }
 
-/// The rules, and the state read for each rule whose `Metadata` was read (by id), which a
-/// pause writes back.
+/// Lists the workflow rules.
+pub async fn list(client: &OrgClient, scope: &Scope) -> Result<Vec<WorkflowRuleRow>, SfError> {
+    if !scope.includes_kind(Kind::WorkflowRule) {
+        return Ok(Vec::new());
+    }
+    client.tooling_query(QUERY).await
+}
+
+/// The rules [`list`] found, and the state read for each rule whose `Metadata` was read (by
+/// id), which a pause writes back.
 pub async fn discover(
     client: &OrgClient,
     scope: &Scope,
     org: &OrgInfo,
+    rows: Vec<WorkflowRuleRow>,
 ) -> Result<(Vec<Component>, BTreeMap<String, Current>), SfError> {
-    if !scope.includes_kind(Kind::WorkflowRule) {
-        return Ok((Vec::new(), BTreeMap::new()));
-    }
-    let rows: Vec<WorkflowRuleRow> = client.tooling_query(QUERY).await?;
-
     let mut components = Vec::with_capacity(rows.len());
     let mut unread = Vec::new();
     for row in rows {

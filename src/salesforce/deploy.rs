@@ -139,33 +139,44 @@ pub struct DeployOutcome {
     pub state_detail: Option<String>,
 }
 
-/// How [`OrgClient::wait_for_deploy`] spaces its polls: the first wait is `initial`, each
-/// later one doubles, up to `max`.
+/// How [`OrgClient::wait_for_deploy`] spaces its polls: the first `steady` waits are
+/// `initial`, each later one doubles, up to `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PollPolicy {
     pub initial: Duration,
     pub max: Duration,
+    pub steady: u32,
 }
+
+/// Polls a [sized](PollPolicy::sized) policy makes at its first rate before it backs off.
+const SIZED_STEADY_POLLS: u32 = 5;
 
 impl Default for PollPolicy {
     /// 1 s, doubling up to 30 s.
     fn default() -> Self {
-        PollPolicy {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(30),
-        }
+        PollPolicy::doubling(Duration::from_secs(1), Duration::from_secs(30))
     }
 }
 
 impl PollPolicy {
-    /// This policy for a deploy of `components` components: its first wait is no longer than
-    /// a deploy of that size is worth. A handful of triggers in a sandbox deploys in well
-    /// under a second, and a first wait of a whole second (then two, then four) adds seconds
-    /// to a pause for nothing; a large deploy, or one running tests, still backs off to `max`
-    /// within a few polls. The steps follow the Salesforce CLI's own deploy polling
-    /// (source-deploy-retrieve's `calculatePollingFrequency`: 100 ms up to 10 components,
-    /// 250 ms up to 50, 500 ms up to 100, then 1 s), which polls at that rate throughout;
-    /// this one doubles from there, as each poll is a charged API call.
+    /// Waits of `initial`, doubling from the second up to `max`.
+    pub const fn doubling(initial: Duration, max: Duration) -> PollPolicy {
+        PollPolicy {
+            initial,
+            max,
+            steady: 1,
+        }
+    }
+
+    /// This policy for a deploy of `components` components. A handful of triggers in a
+    /// sandbox deploys in a second or two, and waits of one, two, then four seconds add
+    /// seconds to a pause for nothing; so the first few polls come at a rate fit for the
+    /// deploy's size, the Salesforce CLI's own (source-deploy-retrieve's
+    /// `calculatePollingFrequency`: 100 ms up to 10 components, 250 ms up to 50, 500 ms up to
+    /// 100, then 1 s). The CLI keeps that rate throughout; a deploy still running after
+    /// [`SIZED_STEADY_POLLS`] polls is most likely running tests, and each poll is a charged
+    /// API call, so this one then doubles up to `max`. The fast start costs at most that many
+    /// calls more than doubling from the start would.
     pub fn sized(self, components: usize) -> PollPolicy {
         let by_size = match components {
             0..=10 => Duration::from_millis(100),
@@ -173,9 +184,13 @@ impl PollPolicy {
             51..=100 => Duration::from_millis(500),
             _ => Duration::from_secs(1),
         };
+        if by_size >= self.initial {
+            return self;
+        }
         PollPolicy {
-            initial: self.initial.min(by_size),
+            initial: by_size,
             max: self.max,
+            steady: SIZED_STEADY_POLLS,
         }
     }
 
@@ -183,11 +198,9 @@ impl PollPolicy {
     fn delay(self, polls: u32) -> Duration {
         let floor = Duration::from_millis(1);
         let cap = self.max.max(floor);
-        let doubled = self
-            .initial
-            .max(floor)
-            .saturating_mul(1u32 << polls.saturating_sub(1).min(20));
-        doubled.min(cap)
+        let doublings = polls.saturating_sub(self.steady.max(1)).min(20);
+        let wait = self.initial.max(floor).saturating_mul(1u32 << doublings);
+        wait.min(cap)
     }
 }
 
@@ -1079,28 +1092,41 @@ mod tests {
         let secs: Vec<u64> = (1..=8).map(|n| policy.delay(n).as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30, 30]);
         assert_eq!(policy.delay(u32::MAX), Duration::from_secs(30));
-        let zero = PollPolicy {
-            initial: Duration::ZERO,
-            max: Duration::ZERO,
-        };
+        let zero = PollPolicy::doubling(Duration::ZERO, Duration::ZERO);
         assert_eq!(zero.delay(1), Duration::from_millis(1));
     }
 
     #[test]
-    fn small_deploys_are_polled_sooner() {
+    fn small_deploys_are_polled_at_the_cli_rate_then_backed_off() {
         let millis = |policy: PollPolicy| -> Vec<u128> {
-            (1..=4).map(|n| policy.delay(n).as_millis()).collect()
+            (1..=8).map(|n| policy.delay(n).as_millis()).collect()
         };
         let policy = PollPolicy::default();
-        assert_eq!(millis(policy.sized(3)), [100, 200, 400, 800]);
-        assert_eq!(millis(policy.sized(20)), [250, 500, 1_000, 2_000]);
-        assert_eq!(millis(policy.sized(100)), [500, 1_000, 2_000, 4_000]);
-        assert_eq!(millis(policy.sized(500)), [1_000, 2_000, 4_000, 8_000]);
+        assert_eq!(
+            millis(policy.sized(3)),
+            [100, 100, 100, 100, 100, 200, 400, 800]
+        );
+        assert_eq!(
+            millis(policy.sized(20)),
+            [250, 250, 250, 250, 250, 500, 1_000, 2_000]
+        );
+        assert_eq!(
+            millis(policy.sized(100)),
+            [500, 500, 500, 500, 500, 1_000, 2_000, 4_000]
+        );
+        assert_eq!(
+            policy.sized(500),
+            policy,
+            "a deploy too large for a faster start keeps the default"
+        );
         assert_eq!(policy.sized(3).max, policy.max, "the cap stays");
-        let fast = PollPolicy {
-            initial: Duration::from_millis(5),
-            max: Duration::from_millis(20),
-        };
+        assert_eq!(
+            policy.sized(3).delay(u32::MAX),
+            policy.max,
+            "a long deploy ends at the cap"
+        );
+        let fast = PollPolicy::doubling(Duration::from_millis(5), Duration::from_millis(20));
         assert_eq!(fast.sized(500), fast, "a shorter policy is kept as it is");
+        assert_eq!(fast.sized(3), fast);
     }
 }
