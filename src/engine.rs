@@ -18,6 +18,9 @@
 //! A restore writes P only where the remote state is still S (compare-and-set); a rule is
 //! written back with the `Metadata` just read, so an edit made during the window survives.
 //! Writes to one org are serialised by the engine's lock; different orgs run in parallel.
+//! Triggers are written after flows, Process Builders and rules: their deploy starts as soon
+//! as the Tooling writes are over ([`WritesOver`]), while the flows are read back and
+//! journaled, so only reads overlap it.
 //!
 //! A pause takes the state its discovery has just read (flows' active version numbers, rules'
 //! `Metadata` and triggers' sources; discovery reads the validation rules' `Metadata` only for
@@ -174,6 +177,41 @@ impl Outcome {
         self.failed.extend(later.failed);
         self.conflicts.extend(later.conflicts);
         self.deploying = later.deploying;
+    }
+}
+
+impl Outcome {
+    /// Adds the part of this converge that ran alongside (the triggers' deploy).
+    fn add(&mut self, part: Outcome) {
+        let deploying = self.deploying + part.deploying;
+        self.absorb(part);
+        self.deploying = deploying;
+    }
+}
+
+/// Lets the triggers' deploy start once a converge's Tooling writes are over, rather than
+/// once they are also read back and journaled: writes to one org stay one after another (the
+/// platform locks setup metadata), and the flows' read-back, a read, overlaps the deploy.
+/// Opening is idempotent; a gate dropped unopened (the Tooling work stopped with an error)
+/// keeps the triggers for the next converge, as when they ran after it.
+struct WritesOver(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl WritesOver {
+    fn gate() -> (WritesOver, tokio::sync::oneshot::Receiver<()>) {
+        let (open, opened) = tokio::sync::oneshot::channel();
+        (WritesOver(Some(open)), opened)
+    }
+
+    /// A gate nobody waits on.
+    fn none() -> WritesOver {
+        WritesOver(None)
+    }
+
+    fn open(&mut self) {
+        if let Some(open) = self.0.take() {
+            // Nobody waiting any more is fine.
+            let _ = open.send(());
+        }
     }
 }
 
@@ -613,14 +651,39 @@ impl OrgEngine {
             .iter()
             .filter(|c| c.kind != Kind::Trigger)
             .count() as u64;
-        outcome.paused += self
-            .write_and_verify(&tooling, Step::Paused, now, outcome)
-            .await?;
-        progress(self.progress(Phase::Pausing, tooling_candidates, total));
+        let (gate, written) = WritesOver::gate();
+        let mut deployed = Outcome::default();
+        let (tooling, triggers) = tokio::join!(
+            async {
+                // Owned here, so that an error below drops it unopened.
+                let mut gate = gate;
+                let paused = self
+                    .write_and_verify(&tooling, Step::Paused, now, outcome, &mut gate)
+                    .await?;
+                gate.open();
+                outcome.paused += paused;
+                progress(self.progress(Phase::Pausing, tooling_candidates, total));
+                Ok::<_, EngineError>(())
+            },
+            async {
+                if triggers.is_empty() || written.await.is_err() {
+                    return Ok(());
+                }
+                deployed.paused += self
+                    .write_and_verify(
+                        &triggers,
+                        Step::Paused,
+                        now,
+                        &mut deployed,
+                        &mut WritesOver::none(),
+                    )
+                    .await?;
+                Ok::<_, EngineError>(())
+            },
+        );
+        outcome.add(deployed);
+        tooling.and(triggers)?;
         if tooling_candidates < total {
-            outcome.paused += self
-                .write_and_verify(&triggers, Step::Paused, now, outcome)
-                .await?;
             progress(self.progress(Phase::Pausing, total, total));
         }
         Ok(())
@@ -703,18 +766,40 @@ impl OrgEngine {
         let (triggers, tooling): (Vec<&(JournalEntry, Desired)>, Vec<_>) = work
             .iter()
             .partition(|(entry, _)| entry.key.kind == Kind::Trigger);
-        let mut done = 0;
-        if !tooling.is_empty() {
-            self.settle_rows(&tooling, now, outcome).await?;
-            done += tooling.len() as u64;
-            progress(self.progress(Phase::Restoring, done, total));
-        }
-        let triggers = self.settle_deploys(triggers, now, outcome).await?;
-        let triggers = self.settle_unseen_deploys(triggers, now, outcome).await?;
-        if !triggers.is_empty() {
-            self.settle_rows(&triggers, now, outcome).await?;
-            done += triggers.len() as u64;
-            progress(self.progress(Phase::Restoring, done, total));
+        let settled_tooling = tooling.len() as u64;
+        let (gate, written) = WritesOver::gate();
+        let mut deployed = Outcome::default();
+        let (tooling, triggers) = tokio::join!(
+            async {
+                // Owned here, so that an error below drops it unopened.
+                let mut gate = gate;
+                if !tooling.is_empty() {
+                    self.settle_rows(&tooling, now, outcome, &mut gate).await?;
+                    progress(self.progress(Phase::Restoring, settled_tooling, total));
+                }
+                gate.open();
+                Ok::<_, EngineError>(())
+            },
+            async {
+                if triggers.is_empty() || written.await.is_err() {
+                    return Ok(());
+                }
+                let triggers = self.settle_deploys(triggers, now, &mut deployed).await?;
+                let triggers = self
+                    .settle_unseen_deploys(triggers, now, &mut deployed)
+                    .await?;
+                if !triggers.is_empty() {
+                    let mut none = WritesOver::none();
+                    self.settle_rows(&triggers, now, &mut deployed, &mut none)
+                        .await?;
+                }
+                Ok::<_, EngineError>(())
+            },
+        );
+        outcome.add(deployed);
+        tooling.and(triggers)?;
+        if settled_tooling < total {
+            progress(self.progress(Phase::Restoring, total, total));
         }
         Ok(())
     }
@@ -726,6 +811,7 @@ impl OrgEngine {
         rows: &[&(JournalEntry, Desired)],
         now: Timestamp,
         outcome: &mut Outcome,
+        gate: &mut WritesOver,
     ) -> Result<(), EngineError> {
         let keys: Vec<(Kind, String)> = rows
             .iter()
@@ -800,12 +886,13 @@ impl OrgEngine {
             self.store.update_steps(&updates, now).await?;
         }
         let pause_targets = targets(&to_pause, &current);
+        let mut not_last = WritesOver::none();
         outcome.paused += self
-            .write_and_verify(&pause_targets, Step::Paused, now, outcome)
+            .write_and_verify(&pause_targets, Step::Paused, now, outcome, &mut not_last)
             .await?;
         let restore_targets = targets(&to_restore, &current);
         outcome.restored += self
-            .write_and_verify(&restore_targets, Step::Restored, now, outcome)
+            .write_and_verify(&restore_targets, Step::Restored, now, outcome, gate)
             .await?;
         Ok(())
     }
@@ -818,6 +905,7 @@ impl OrgEngine {
         settled: Step,
         now: Timestamp,
         outcome: &mut Outcome,
+        gate: &mut WritesOver,
     ) -> Result<u64, EngineError> {
         let (triggers, tooling): (Vec<Named<'_>>, Vec<Named<'_>>) = targets
             .iter()
@@ -826,7 +914,9 @@ impl OrgEngine {
         let mut count = 0;
         for batch in [tooling, triggers] {
             if !batch.is_empty() {
-                count += self.write_batch(&batch, settled, now, outcome).await?;
+                count += self
+                    .write_batch(&batch, settled, now, outcome, gate)
+                    .await?;
             }
         }
         Ok(count)
@@ -840,6 +930,7 @@ impl OrgEngine {
         settled: Step,
         now: Timestamp,
         outcome: &mut Outcome,
+        gate: &mut WritesOver,
     ) -> Result<u64, EngineError> {
         let names: BTreeMap<&str, &str> = targets
             .iter()
@@ -849,7 +940,7 @@ impl OrgEngine {
         let batch = if targets.iter().all(|target| target.kind == Kind::Trigger) {
             self.deploy_triggers(&targets, settled, now).await?
         } else {
-            self.write_tooling(&targets).await?
+            self.write_tooling(&targets, gate).await?
         };
         let results = match batch {
             Batch::Items(results) => results,
@@ -936,14 +1027,24 @@ impl OrgEngine {
     }
 
     /// Writes flows and rules through Tooling composite PATCHes.
-    async fn write_tooling(&self, targets: &[Target<'_>]) -> Result<Batch, EngineError> {
+    async fn write_tooling(
+        &self,
+        targets: &[Target<'_>],
+        gate: &mut WritesOver,
+    ) -> Result<Batch, EngineError> {
         let written = match write(&self.client, targets).await {
             Ok(written) => written,
             Err(error) if matches!(error, SfError::RequestLimitExceeded { .. }) => {
                 return Err(self.salesforce_error("writing failed", error));
             }
-            Err(error) => return Ok(Batch::Unknown(error.to_string())),
+            Err(error) => {
+                gate.open();
+                return Ok(Batch::Unknown(error.to_string()));
+            }
         };
+        // The writes are over: a trigger deploy waiting on them may start while the flows are
+        // read back.
+        gate.open();
         // Flows are read back: a 204 on the definition does not show which version is active.
         // A rule's PATCH replaces its metadata, so its 204 is the confirmation.
         let flows: Vec<String> = targets

@@ -184,7 +184,7 @@ impl PollPolicy {
             51..=100 => Duration::from_millis(500),
             _ => Duration::from_secs(1),
         };
-        if by_size >= self.initial {
+        if by_size > self.initial {
             return self;
         }
         PollPolicy {
@@ -1115,9 +1115,8 @@ mod tests {
             [500, 500, 500, 500, 500, 1_000, 2_000, 4_000]
         );
         assert_eq!(
-            policy.sized(500),
-            policy,
-            "a deploy too large for a faster start keeps the default"
+            millis(policy.sized(500)),
+            [1_000, 1_000, 1_000, 1_000, 1_000, 2_000, 4_000, 8_000]
         );
         assert_eq!(policy.sized(3).max, policy.max, "the cap stays");
         assert_eq!(
@@ -1126,7 +1125,7 @@ mod tests {
             "a long deploy ends at the cap"
         );
         let fast = PollPolicy::doubling(Duration::from_millis(5), Duration::from_millis(20));
-        assert_eq!(fast.sized(500), fast, "a shorter policy is kept as it is");
+        assert_eq!(fast.sized(500), fast, "a faster policy is kept as it is");
         assert_eq!(fast.sized(3), fast);
     }
 }

@@ -203,25 +203,31 @@ pub fn apply(state: &mut SimState, action: AdminAction) -> anyhow::Result<()> {
                 metadata.description = Some(description).filter(|d| !d.is_empty());
             }
         }
-        AdminAction::Delete { kind, name } => match kind {
-            ComponentKind::Flow => {
-                let index = flow_index(org, &name)?;
-                org.flows.remove(index);
+        AdminAction::Delete { kind, name } => {
+            match kind {
+                ComponentKind::Flow => {
+                    let index = flow_index(org, &name)?;
+                    org.flows.remove(index);
+                }
+                ComponentKind::ValidationRule => {
+                    let index = validation_rule_index(org, &name)?;
+                    org.validation_rules.remove(index);
+                }
+                ComponentKind::WorkflowRule => {
+                    let index = workflow_rule_index(org, &name)?;
+                    org.workflow_rules.remove(index);
+                }
+                ComponentKind::Trigger => {
+                    let index = trigger_index(org, &name)?;
+                    org.triggers.remove(index);
+                }
             }
-            ComponentKind::ValidationRule => {
-                let index = validation_rule_index(org, &name)?;
-                org.validation_rules.remove(index);
-            }
-            ComponentKind::WorkflowRule => {
-                let index = workflow_rule_index(org, &name)?;
-                org.workflow_rules.remove(index);
-            }
-            ComponentKind::Trigger => {
-                let index = trigger_index(org, &name)?;
-                org.triggers.remove(index);
-            }
-        },
-        AdminAction::Add { component } => add(org, component)?,
+            org.reindex();
+        }
+        AdminAction::Add { component } => {
+            add(org, component)?;
+            org.reindex();
+        }
         AdminAction::SetTriggerStatus { name, status } => {
             let index = trigger_index(org, &name)?;
             org.triggers[index].status = status;

@@ -109,10 +109,8 @@ pub fn tooling_record(org: &Org, object: &str, id: &str) -> Option<Row> {
     use super::ids::matches;
     match object {
         "FlowDefinition" => org
-            .flows
-            .iter()
-            .find(|f| matches(&f.id, id))
-            .map(|f| records::flow_definition_row(org, f, 0)),
+            .flow_position(id)
+            .map(|i| records::flow_definition_row(org, &org.flows[i], 0)),
         "Flow" => org.flows.iter().find_map(|f| {
             f.versions
                 .iter()
@@ -120,20 +118,14 @@ pub fn tooling_record(org: &Org, object: &str, id: &str) -> Option<Row> {
                 .map(|v| records::flow_row(org, f, v, 0))
         }),
         "ValidationRule" => org
-            .validation_rules
-            .iter()
-            .find(|r| matches(&r.id, id))
-            .map(|r| records::validation_rule_row(org, r)),
+            .validation_rule_position(id)
+            .map(|i| records::validation_rule_row(org, &org.validation_rules[i])),
         "WorkflowRule" => org
-            .workflow_rules
-            .iter()
-            .find(|r| matches(&r.id, id))
-            .map(|r| records::workflow_rule_row(org, r)),
+            .workflow_rule_position(id)
+            .map(|i| records::workflow_rule_row(org, &org.workflow_rules[i])),
         "ApexTrigger" => org
-            .triggers
-            .iter()
-            .find(|t| matches(&t.id, id))
-            .map(|t| records::apex_trigger_row(org, t)),
+            .trigger_position(id)
+            .map(|i| records::apex_trigger_row(org, &org.triggers[i])),
         _ => None,
     }
 }

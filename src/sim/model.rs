@@ -3,9 +3,11 @@
 //! Built from an (expanded) [`Scenario`]; changed only by the Tooling PATCH handlers and by
 //! admin actions. `Clone` is what makes `allOrNone` composite rollback a one-liner.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
-use super::ids::{IdAllocator, matches, prefix};
+use super::ids::{IdAllocator, matches, prefix, short};
 use super::scenario::{
     FlowSpec, FlowStatus, ObjectSpec, STANDARD_OBJECTS, Scenario, TriggerSpec, TriggerStatus,
     ValidationRuleSpec, WorkflowRuleSpec,
@@ -28,6 +30,10 @@ pub struct Org {
     /// The client's writes per component (not part of the snapshot).
     pub writes: Writes,
     ids: IdAllocator,
+    /// Each flow's, rule's and trigger's position in its list, by 15-character id (their key
+    /// prefixes differ), so the PATCH of one component in an org of ten thousand does not scan
+    /// them all. A stale entry is caught on lookup and answered by a scan.
+    positions: HashMap<String, usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -371,6 +377,7 @@ impl Org {
             triggers: Vec::new(),
             writes: Writes::default(),
             ids,
+            positions: HashMap::new(),
         };
         for object in &scenario.objects {
             org.add_object(object);
@@ -387,6 +394,7 @@ impl Org {
         for trigger in &scenario.triggers {
             org.add_trigger(trigger);
         }
+        org.reindex();
         org
     }
 
@@ -577,19 +585,66 @@ impl Org {
     /// 18 characters) names.
     pub fn component_state(&self, id: &str) -> Option<(String, Value)> {
         let entry = |own: &str, snapshot: Value| (own.to_owned(), snapshot);
-        if let Some(f) = self.flows.iter().find(|f| matches(&f.id, id)) {
+        if let Some(f) = self.flow_position(id).map(|i| &self.flows[i]) {
             return Some(entry(&f.id, f.snapshot()));
         }
-        if let Some(r) = self.validation_rules.iter().find(|r| matches(&r.id, id)) {
+        if let Some(r) = self
+            .validation_rule_position(id)
+            .map(|i| &self.validation_rules[i])
+        {
             return Some(entry(&r.id, r.snapshot()));
         }
-        if let Some(r) = self.workflow_rules.iter().find(|r| matches(&r.id, id)) {
+        if let Some(r) = self
+            .workflow_rule_position(id)
+            .map(|i| &self.workflow_rules[i])
+        {
             return Some(entry(&r.id, r.snapshot()));
         }
-        self.triggers
-            .iter()
-            .find(|t| matches(&t.id, id))
+        self.trigger_position(id)
+            .map(|i| &self.triggers[i])
             .map(|t| entry(&t.id, t.snapshot()))
+    }
+
+    /// Where the flow `id` (15 or 18 characters) names is in `flows`.
+    pub fn flow_position(&self, id: &str) -> Option<usize> {
+        self.position(&self.flows, id, |f| &f.id)
+    }
+
+    pub fn validation_rule_position(&self, id: &str) -> Option<usize> {
+        self.position(&self.validation_rules, id, |r| &r.id)
+    }
+
+    pub fn workflow_rule_position(&self, id: &str) -> Option<usize> {
+        self.position(&self.workflow_rules, id, |r| &r.id)
+    }
+
+    pub fn trigger_position(&self, id: &str) -> Option<usize> {
+        self.position(&self.triggers, id, |t| &t.id)
+    }
+
+    /// The position of the record `id` names in `list`: from the index when its entry still
+    /// points at that record, by a scan otherwise (a list changed without [`Org::reindex`]).
+    fn position<T>(&self, list: &[T], id: &str, key: impl Fn(&T) -> &str) -> Option<usize> {
+        let named = |index: &usize| list.get(*index).is_some_and(|item| matches(key(item), id));
+        match self.positions.get(short(id)).filter(|index| named(index)) {
+            Some(index) => Some(*index),
+            None => list.iter().position(|item| matches(key(item), id)),
+        }
+    }
+
+    /// Rebuilds the position index after components were removed.
+    pub fn reindex(&mut self) {
+        let ids = self
+            .flows
+            .iter()
+            .map(|f| &f.id)
+            .enumerate()
+            .chain(self.validation_rules.iter().map(|r| &r.id).enumerate())
+            .chain(self.workflow_rules.iter().map(|r| &r.id).enumerate())
+            .chain(self.triggers.iter().map(|t| &t.id).enumerate());
+        self.positions = ids
+            .map(|(index, id)| (short(id).to_owned(), index))
+            .collect();
     }
 
     /// Runs `write` and, if it succeeds, tallies it in [`Org::writes`] against the component

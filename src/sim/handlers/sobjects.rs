@@ -266,7 +266,7 @@ const FLOW_DEFINITION_KEYS: &[&str] =
     &["activeVersionNumber", "description", "masterLabel", "urls"];
 
 fn patch_flow_definition(org: &mut Org, schema: &ObjectSchema, id: &str, body: &[u8]) -> Check<()> {
-    let Some(index) = org.flows.iter().position(|f| matches(&f.id, id)) else {
+    let Some(index) = org.flow_position(id) else {
         return Err(ApiResponse::not_found());
     };
     let flow = &org.flows[index];
@@ -344,7 +344,7 @@ const VALIDATION_RULE_KEYS: &[&str] = &[
 ];
 
 fn patch_validation_rule(org: &mut Org, schema: &ObjectSchema, id: &str, body: &[u8]) -> Check<()> {
-    let Some(index) = org.validation_rules.iter().position(|r| matches(&r.id, id)) else {
+    let Some(index) = org.validation_rule_position(id) else {
         return Err(ApiResponse::not_found());
     };
     let rule = &org.validation_rules[index];
@@ -394,7 +394,7 @@ const WORKFLOW_RULE_KEYS: &[&str] = &[
 ];
 
 fn patch_workflow_rule(org: &mut Org, schema: &ObjectSchema, id: &str, body: &[u8]) -> Check<()> {
-    let Some(index) = org.workflow_rules.iter().position(|r| matches(&r.id, id)) else {
+    let Some(index) = org.workflow_rule_position(id) else {
         return Err(ApiResponse::not_found());
     };
     let rule = &org.workflow_rules[index];
@@ -438,7 +438,7 @@ fn patch_workflow_rule(org: &mut Org, schema: &ObjectSchema, id: &str, body: &[u
 /// text; the sandbox one states the documented rule (use ApexTriggerMember or the Metadata
 /// API).
 fn patch_apex_trigger(org: &mut Org, id: &str) -> Check<()> {
-    if !org.triggers.iter().any(|t| matches(&t.id, id)) {
+    if org.trigger_position(id).is_none() {
         return Err(ApiResponse::not_found());
     }
     if org.info.is_sandbox {
