@@ -25,9 +25,9 @@
 //! A pause takes the state its discovery has just read (flows' active version numbers, rules'
 //! `Metadata` and triggers' sources; discovery reads the validation rules' `Metadata` only for
 //! the candidates the engine names) as the state to record and write back, and reads only
-//! what discovery could not (a flow whose two list reads disagreed), every kind at once. Triggers are
-//! confirmed by their deploy's `componentSuccesses`; only a trigger the result does not name
-//! is read back.
+//! what discovery could not (a flow whose two list reads disagreed), every kind at once.
+//! Triggers are confirmed by their deploy's `componentSuccesses`; only a trigger the result
+//! does not name is read back.
 //!
 //! A converge that stops part-way (no API calls left, a read that keeps failing) leaves every
 //! row where it was and writes the reason on each live row not where the holds want it (a
@@ -178,9 +178,7 @@ impl Outcome {
         self.conflicts.extend(later.conflicts);
         self.deploying = later.deploying;
     }
-}
 
-impl Outcome {
     /// Adds the part of this converge that ran alongside (the triggers' deploy).
     fn add(&mut self, part: Outcome) {
         let deploying = self.deploying + part.deploying;

@@ -34,12 +34,63 @@ pub enum FreezeMode {
     NotApplied,
 }
 
-/// A crash point: the `at`-th request after arming (1 is the next one), and its mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A crash point: the `at`-th request after arming (1 is the next one), counting only
+/// requests of `class` when it is given, and its mode. A class makes the point independent of
+/// how the client's concurrent requests interleave: "the 2nd `deploy_request`" is the same
+/// request in every run, "the 40th request" may not be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FreezeAt {
     pub at: u64,
     pub mode: FreezeMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+}
+
+impl FreezeAt {
+    /// The `at`-th request of any class.
+    pub fn nth(at: u64, mode: FreezeMode) -> FreezeAt {
+        FreezeAt {
+            at,
+            mode,
+            class: None,
+        }
+    }
+}
+
+/// Every class a request is logged under: [`class`]'s, the token endpoint's and the
+/// versions list's.
+pub const CLASSES: [&str; 14] = [
+    "token",
+    "versions",
+    "not_found",
+    "resources",
+    "limits",
+    "query",
+    "tooling_query",
+    "query_more",
+    "sobject_patch",
+    "sobject_get",
+    "composite_write",
+    "composite_read",
+    "deploy_request",
+    "deploy_poll",
+];
+
+/// An armed crash point: requests still to count, of which class.
+#[derive(Debug, Clone, Copy)]
+struct Armed {
+    remaining: u64,
+    mode: FreezeMode,
+    class: Option<&'static str>,
+}
+
+/// Where the org froze: the request's number since the server started, and its class.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Frozen {
+    at: u64,
+    mode: FreezeMode,
+    class: &'static str,
 }
 
 /// One request the org received, in arrival order.
@@ -82,8 +133,8 @@ const LOG_LIMIT: usize = 65_536;
 /// decided in the order requests are admitted.
 #[derive(Debug)]
 pub struct Freezer {
-    armed: Option<(u64, FreezeMode)>,
-    frozen: Option<FreezeAt>,
+    armed: Option<Armed>,
+    frozen: Option<Frozen>,
     seen: u64,
     started: Instant,
     log: VecDeque<SeenRequest>,
@@ -105,20 +156,38 @@ impl Default for Freezer {
 }
 
 impl Freezer {
-    /// Arms a crash point counted from now. Refused while the org is frozen (thaw first) and
-    /// for `at` = 0.
+    /// Arms a crash point counted from now. Refused while the org is frozen (thaw first), for
+    /// `at` = 0 and for a class requests are never logged under.
     pub fn arm(&mut self, point: FreezeAt) -> Result<(), String> {
         if point.at == 0 {
             return Err("freeze `at` counts requests from 1 (the next request)".to_owned());
         }
+        let class = match point.class.as_deref() {
+            None => None,
+            Some(wanted) => match CLASSES.iter().find(|class| **class == wanted) {
+                Some(class) => Some(*class),
+                None => {
+                    return Err(format!(
+                        "freeze `class` {wanted:?} is not a request class; one of {}",
+                        CLASSES.join(", ")
+                    ));
+                }
+            },
+        };
         if let Some(frozen) = self.frozen {
             return Err(format!(
-                "the org is already frozen (at request {} from arming, {}); thaw it first",
+                "the org is already frozen (at request {} since it started, {} {}); thaw it \
+                 first",
                 frozen.at,
+                frozen.class,
                 mode_name(frozen.mode)
             ));
         }
-        self.armed = Some((point.at, point.mode));
+        self.armed = Some(Armed {
+            remaining: point.at,
+            mode: point.mode,
+            class,
+        });
         Ok(())
     }
 
@@ -146,9 +215,11 @@ impl Freezer {
     /// `GET /__sim/freeze`.
     pub fn status(&self) -> serde_json::Value {
         serde_json::json!({
-            "armed": self
-                .armed
-                .map(|(remaining, mode)| serde_json::json!({ "remaining": remaining, "mode": mode })),
+            "armed": self.armed.map(|armed| serde_json::json!({
+                "remaining": armed.remaining,
+                "mode": armed.mode,
+                "class": armed.class,
+            })),
             "frozen": self.frozen,
             "requests": self.seen,
         })
@@ -168,17 +239,25 @@ impl Freezer {
         if self.frozen.is_some() {
             return Gate::Withheld(self.thaw_signal());
         }
-        let Some((remaining, mode)) = self.armed else {
+        let Some(armed) = self.armed else {
             return Gate::Pass;
         };
-        if remaining > 1 {
-            self.armed = Some((remaining - 1, mode));
+        if armed.class.is_some_and(|wanted| wanted != class) {
+            return Gate::Pass;
+        }
+        if armed.remaining > 1 {
+            self.armed = Some(Armed {
+                remaining: armed.remaining - 1,
+                ..armed
+            });
             return Gate::Pass;
         }
         self.armed = None;
-        self.frozen = Some(FreezeAt {
+        let mode = armed.mode;
+        self.frozen = Some(Frozen {
             at: self.seen,
             mode,
+            class,
         });
         match mode {
             FreezeMode::Applied => Gate::AnswerWithheld(self.thaw_signal()),
@@ -231,12 +310,7 @@ mod tests {
     fn freezes_at_the_nth_request_and_withholds_everything_after() {
         let mut freezer = Freezer::default();
         assert!(matches!(freezer.gate("token"), Gate::Pass));
-        freezer
-            .arm(FreezeAt {
-                at: 3,
-                mode: FreezeMode::Applied,
-            })
-            .unwrap();
+        freezer.arm(FreezeAt::nth(3, FreezeMode::Applied)).unwrap();
         assert!(matches!(freezer.gate("query"), Gate::Pass));
         assert!(matches!(freezer.gate("query"), Gate::Pass));
         assert!(!freezer.frozen());
@@ -248,20 +322,14 @@ mod tests {
         assert!(matches!(freezer.gate("composite_read"), Gate::Withheld(_)));
         assert!(
             freezer
-                .arm(FreezeAt {
-                    at: 1,
-                    mode: FreezeMode::NotApplied
-                })
+                .arm(FreezeAt::nth(1, FreezeMode::NotApplied))
                 .is_err()
         );
         freezer.thaw();
         assert!(!freezer.frozen());
         assert!(matches!(freezer.gate("query"), Gate::Pass));
         freezer
-            .arm(FreezeAt {
-                at: 1,
-                mode: FreezeMode::NotApplied,
-            })
+            .arm(FreezeAt::nth(1, FreezeMode::NotApplied))
             .unwrap();
         assert!(matches!(freezer.gate("deploy_request"), Gate::Withheld(_)));
         assert_eq!(freezer.seen(), 7);
@@ -278,13 +346,35 @@ mod tests {
                 "deploy_request"
             ]
         );
-        assert!(
-            freezer
-                .arm(FreezeAt {
-                    at: 0,
-                    mode: FreezeMode::Applied
-                })
-                .is_err()
-        );
+        assert!(freezer.arm(FreezeAt::nth(0, FreezeMode::Applied)).is_err());
+    }
+
+    #[test]
+    fn a_class_counts_only_its_own_requests() {
+        let mut freezer = Freezer::default();
+        let second_deploy = FreezeAt {
+            at: 2,
+            mode: FreezeMode::NotApplied,
+            class: Some("deploy_request".to_owned()),
+        };
+        freezer.arm(second_deploy).unwrap();
+        for class in [
+            "tooling_query",
+            "deploy_request",
+            "deploy_poll",
+            "tooling_query",
+        ] {
+            assert!(matches!(freezer.gate(class), Gate::Pass), "{class}");
+        }
+        assert!(matches!(freezer.gate("deploy_request"), Gate::Withheld(_)));
+        assert_eq!(freezer.status()["frozen"]["class"], "deploy_request");
+        assert_eq!(freezer.status()["frozen"]["at"], 5);
+        freezer.thaw();
+        let typo = FreezeAt {
+            class: Some("deploy".to_owned()),
+            ..FreezeAt::nth(1, FreezeMode::Applied)
+        };
+        let refused = freezer.arm(typo).unwrap_err();
+        assert!(refused.contains("deploy_request"), "{refused}");
     }
 }

@@ -46,10 +46,7 @@ async fn applied_lands_the_request_withholds_its_answer_and_processes_nothing_af
     let active = org.flow("Account_After_Save")["active_version"].clone();
     let before = org.handle.requests_seen();
     org.handle
-        .freeze_at(FreezeAt {
-            at: 2,
-            mode: FreezeMode::Applied,
-        })
+        .freeze_at(FreezeAt::nth(2, FreezeMode::Applied))
         .unwrap();
     assert_eq!(org.get(&format!("{V}/limits")).await.status, StatusCode::OK);
     let path = format!("{V}/tooling/sobjects/FlowDefinition/{flow}");
@@ -119,7 +116,7 @@ async fn not_applied_withholds_the_request_unprocessed_and_the_admin_routes_driv
     let status = org.get("/__sim/freeze").await.body;
     assert_eq!(
         status["armed"],
-        json!({"remaining": 1, "mode": "not_applied"})
+        json!({"remaining": 1, "mode": "not_applied", "class": null})
     );
     assert_eq!(status["frozen"], Value::Null);
 
@@ -132,6 +129,7 @@ async fn not_applied_withholds_the_request_unprocessed_and_the_admin_routes_driv
     until_frozen(&org.handle).await;
     let status = org.get("/__sim/freeze").await.body;
     assert_eq!(status["frozen"]["mode"], "not_applied");
+    assert_eq!(status["frozen"]["class"], "sobject_patch");
     let refused = org
         .post("/__sim/freeze", Some(json!({"at": 3, "mode": "applied"})))
         .await;
