@@ -139,17 +139,18 @@ pub struct DeployOutcome {
     pub state_detail: Option<String>,
 }
 
-/// How [`OrgClient::wait_for_deploy`] spaces its polls: the first `steady` waits are
-/// `initial`, each later one doubles, up to `max`.
+/// How [`OrgClient::wait_for_deploy`] spaces its polls: the first `back_to_back` follow one
+/// another with no wait (each takes a round trip), then the waits start at `initial` and
+/// double, up to `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PollPolicy {
     pub initial: Duration,
     pub max: Duration,
-    pub steady: u32,
+    pub back_to_back: u32,
 }
 
-/// Polls a [sized](PollPolicy::sized) policy makes at its first rate before it backs off.
-const SIZED_STEADY_POLLS: u32 = 5;
+/// Polls a [sized](PollPolicy::sized) policy sends back to back before it waits.
+const SIZED_BACK_TO_BACK: u32 = 5;
 
 impl Default for PollPolicy {
     /// 1 s, doubling up to 30 s.
@@ -164,19 +165,22 @@ impl PollPolicy {
         PollPolicy {
             initial,
             max,
-            steady: 1,
+            back_to_back: 0,
         }
     }
 
-    /// This policy for a deploy of `components` components. A handful of triggers in a
-    /// sandbox deploys in a second or two, and waits of one, two, then four seconds add
-    /// seconds to a pause for nothing; so the first few polls come at a rate fit for the
-    /// deploy's size, the Salesforce CLI's own (source-deploy-retrieve's
-    /// `calculatePollingFrequency`: 100 ms up to 10 components, 250 ms up to 50, 500 ms up to
-    /// 100, then 1 s). The CLI keeps that rate throughout; a deploy still running after
-    /// [`SIZED_STEADY_POLLS`] polls is most likely running tests, and each poll is a charged
-    /// API call, so this one then doubles up to `max`. The fast start costs at most that many
-    /// calls more than doubling from the start would.
+    /// This policy for a deploy of `components` components.
+    ///
+    /// A handful of triggers in a sandbox deploys in about a second, and waits of one, two,
+    /// then four seconds add seconds to a pause for nothing. The Salesforce CLI polls a deploy
+    /// at a fixed rate for as long as it runs (source-deploy-retrieve's
+    /// `calculatePollingFrequency`: every 100 ms up to 10 components, 250 ms up to 50, 500 ms
+    /// up to 100, then 1 s), a charged call each time. This policy sends its first
+    /// [`SIZED_BACK_TO_BACK`] polls one after another, each spaced from the last by its own
+    /// round trip (at most one in flight), which catches a quick deploy as soon as the CLI
+    /// would; a deploy still running after them is most likely running tests, so the waits
+    /// then start at the CLI's step for the deploy's size and double up to `max`. The fast
+    /// start costs at most that many calls more than backing off from the first poll would.
     pub fn sized(self, components: usize) -> PollPolicy {
         let by_size = match components {
             0..=10 => Duration::from_millis(100),
@@ -190,15 +194,18 @@ impl PollPolicy {
         PollPolicy {
             initial: by_size,
             max: self.max,
-            steady: SIZED_STEADY_POLLS,
+            back_to_back: SIZED_BACK_TO_BACK,
         }
     }
 
-    /// The wait after `polls` polls that were not done (1 → `initial`).
+    /// The wait after `polls` polls that were not done.
     fn delay(self, polls: u32) -> Duration {
+        if polls <= self.back_to_back {
+            return Duration::ZERO;
+        }
         let floor = Duration::from_millis(1);
         let cap = self.max.max(floor);
-        let doublings = polls.saturating_sub(self.steady.max(1)).min(20);
+        let doublings = (polls - self.back_to_back - 1).min(20);
         let wait = self.initial.max(floor).saturating_mul(1u32 << doublings);
         wait.min(cap)
     }
@@ -1097,26 +1104,20 @@ mod tests {
     }
 
     #[test]
-    fn small_deploys_are_polled_at_the_cli_rate_then_backed_off() {
+    fn a_sized_policy_polls_back_to_back_five_times_then_backs_off_from_the_cli_step() {
         let millis = |policy: PollPolicy| -> Vec<u128> {
             (1..=8).map(|n| policy.delay(n).as_millis()).collect()
         };
         let policy = PollPolicy::default();
-        assert_eq!(
-            millis(policy.sized(3)),
-            [100, 100, 100, 100, 100, 200, 400, 800]
-        );
-        assert_eq!(
-            millis(policy.sized(20)),
-            [250, 250, 250, 250, 250, 500, 1_000, 2_000]
-        );
+        assert_eq!(millis(policy.sized(3)), [0, 0, 0, 0, 0, 100, 200, 400]);
+        assert_eq!(millis(policy.sized(20)), [0, 0, 0, 0, 0, 250, 500, 1_000]);
         assert_eq!(
             millis(policy.sized(100)),
-            [500, 500, 500, 500, 500, 1_000, 2_000, 4_000]
+            [0, 0, 0, 0, 0, 500, 1_000, 2_000]
         );
         assert_eq!(
             millis(policy.sized(500)),
-            [1_000, 1_000, 1_000, 1_000, 1_000, 2_000, 4_000, 8_000]
+            [0, 0, 0, 0, 0, 1_000, 2_000, 4_000]
         );
         assert_eq!(policy.sized(3).max, policy.max, "the cap stays");
         assert_eq!(
