@@ -88,7 +88,11 @@ async fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_a_trigger_deploy_in_progress_with_what_its_last_poll_saw() {
-    let running = Running::start(mixed_scenario()).await;
+    // A deploy that stays `InProgress` past the engine's back-to-back polls, into its waits
+    // (100 ms doubling: about 3 s in all), long enough for `status` to be asked meanwhile.
+    let mut scenario = mixed_scenario();
+    scenario.deploy.in_progress_polls = 10;
+    let running = Running::start(scenario).await;
     let config = running.config.clone();
     let pause = tokio::spawn(async move { cli(&config, &["pause", "now", "--for", "10m"]).await });
 
