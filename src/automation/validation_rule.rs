@@ -2,9 +2,9 @@
 //! each rule's full `Metadata` (during a discovery for a pause) and writes it back with
 //! `active: false`.
 
-use serde::Deserialize;
-
 use std::collections::BTreeMap;
+
+use serde::Deserialize;
 
 use super::scope::{Candidate, Scope, is_managed, namespaced};
 use super::switch::{Current, read_rules};
