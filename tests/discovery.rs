@@ -139,3 +139,33 @@ async fn a_version_number_that_is_not_whole_fails_discovery_instead_of_being_gue
     assert!(text.contains("race"), "{text}");
     assert!(text.contains("VersionNumber"), "{text}");
 }
+
+/// The `Organization` query runs alongside the kinds' list queries, and each kind waits for it
+/// to decide; when it fails, the discovery fails naming it, whichever branch saw it first.
+#[tokio::test]
+async fn a_failed_organization_query_fails_discovery_naming_it() {
+    let mock = Mock::start(|request, _| {
+        if request.path == "/services/oauth2/token" {
+            return token_reply(request, TOKEN);
+        }
+        let soql = query_text(request);
+        if soql.contains("FROM Organization") {
+            return Reply::json(
+                400,
+                json!([{"errorCode": "INVALID_FIELD", "message": "No such column 'NamespacePrefix'"}]),
+            );
+        }
+        records(json!([]))
+    })
+    .await;
+    let client = client(settings("noorg", &mock.url, "key", "secret"));
+    let error = discover(&client, &flows_only())
+        .await
+        .expect_err("discovery fails");
+    assert_eq!(error.what, "the Organization record", "{error:?}");
+    assert!(
+        error.source.to_string().contains("INVALID_FIELD"),
+        "{:?}",
+        error.source
+    );
+}

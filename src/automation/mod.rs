@@ -110,7 +110,7 @@ async fn discover_for(
         Purpose::Plan => None,
         Purpose::Pause(to_read) => Some(to_read),
     };
-    let (org, flows, (validation_rules, rules_read), (workflow_rules, mut read), triggers) = tokio::try_join!(
+    let (org, flows, validation_rules, workflow_rules, triggers) = tokio::try_join!(
         org_info(),
         async {
             const WHAT: &str = "flows and Process Builders";
@@ -145,6 +145,8 @@ async fn discover_for(
             Ok(trigger::discover(scope, &org, listed))
         },
     )?;
+    let (validation_rules, rules_read) = validation_rules;
+    let (workflow_rules, mut read) = workflow_rules;
     let (triggers, sources) = triggers;
     read.extend(rules_read);
     read.extend(sources);

@@ -177,8 +177,8 @@ impl PollPolicy {
     /// `calculatePollingFrequency`: every 100 ms up to 10 components, 250 ms up to 50, 500 ms
     /// up to 100, then 1 s), a charged call each time. This policy sends its first
     /// [`SIZED_BACK_TO_BACK`] polls one after another, each spaced from the last by its own
-    /// round trip (at most one in flight), which catches a quick deploy as soon as the CLI
-    /// would; a deploy still running after them is most likely running tests, so the waits
+    /// round trip (at most one in flight), which catches a quick deploy no later than the
+    /// CLI would; a deploy still running after them is most likely running tests, so the waits
     /// then start at the CLI's step for the deploy's size and double up to `max`. The fast
     /// start costs at most that many calls more than backing off from the first poll would.
     pub fn sized(self, components: usize) -> PollPolicy {
