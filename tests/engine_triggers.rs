@@ -212,6 +212,18 @@ fn count(classes: &[&str], class: &str) -> usize {
     classes.iter().filter(|c| **c == class).count()
 }
 
+/// Whether only the deploy's polls and Tooling queries (the flows' read-back overlaps the
+/// deploy) follow the deploy request: no trigger is read back after its deploy.
+fn only_polls_and_reads_after_the_deploy(classes: &[&str]) -> bool {
+    let deploy = classes
+        .iter()
+        .position(|c| *c == "deploy_request")
+        .expect("a deploy");
+    classes[deploy + 1..]
+        .iter()
+        .all(|c| matches!(*c, "deploy_poll" | "tooling_query"))
+}
+
 /// Issue 7: no call above the floor that is not needed. A pause reads nothing its discovery
 /// has just read (flows, workflow rules and triggers are not queried again before the first
 /// write), and no trigger is read back after a deploy whose result names it.
@@ -241,16 +253,8 @@ async fn a_pause_reads_nothing_twice_and_a_deploy_result_confirms_its_triggers()
         4,
         "no state read twice: {pause:?}"
     );
-    let deploy = pause
-        .iter()
-        .position(|c| *c == "deploy_request")
-        .expect("a deploy");
-    // After the deploy, its polls (and the flows' read-back, which may overlap it): no
-    // trigger is read back.
     assert!(
-        pause[deploy + 1..]
-            .iter()
-            .all(|c| *c == "deploy_poll" || *c == "tooling_query"),
+        only_polls_and_reads_after_the_deploy(&pause),
         "nothing but polls and the flows' read-back after the deploy: {pause:?}"
     );
     // After the writes: the flows are read back, in one query.
@@ -268,14 +272,8 @@ async fn a_pause_reads_nothing_twice_and_a_deploy_result_confirms_its_triggers()
     assert_eq!(count(&restore, "tooling_query"), 3, "{restore:?}");
     assert_eq!(count(&restore, "composite_write"), 1, "{restore:?}");
     assert_eq!(count(&restore, "query"), 0, "no discovery: {restore:?}");
-    let deploy = restore
-        .iter()
-        .position(|c| *c == "deploy_request")
-        .expect("a deploy");
     assert!(
-        restore[deploy + 1..]
-            .iter()
-            .all(|c| *c == "deploy_poll" || *c == "tooling_query"),
+        only_polls_and_reads_after_the_deploy(&restore),
         "{restore:?}"
     );
     sim.shutdown().await;

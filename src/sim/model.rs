@@ -30,10 +30,19 @@ pub struct Org {
     /// The client's writes per component (not part of the snapshot).
     pub writes: Writes,
     ids: IdAllocator,
-    /// Each flow's, rule's and trigger's position in its list, by 15-character id (their key
-    /// prefixes differ), so the PATCH of one component in an org of ten thousand does not scan
-    /// them all. A stale entry is caught on lookup and answered by a scan.
-    positions: HashMap<String, usize>,
+    /// Each flow's, rule's and trigger's list and position in it, by 15-character id, so the
+    /// PATCH of one component in an org of ten thousand does not scan them all. A stale entry
+    /// is caught on lookup and answered by a scan.
+    positions: HashMap<String, (List, usize)>,
+}
+
+/// The component lists [`Org::positions`] indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum List {
+    Flows,
+    ValidationRules,
+    WorkflowRules,
+    Triggers,
 }
 
 #[derive(Debug, Clone)]
@@ -607,43 +616,62 @@ impl Org {
 
     /// Where the flow `id` (15 or 18 characters) names is in `flows`.
     pub fn flow_position(&self, id: &str) -> Option<usize> {
-        self.position(&self.flows, id, |f| &f.id)
+        self.position(List::Flows, &self.flows, id, |f| &f.id)
     }
 
     pub fn validation_rule_position(&self, id: &str) -> Option<usize> {
-        self.position(&self.validation_rules, id, |r| &r.id)
+        self.position(List::ValidationRules, &self.validation_rules, id, |r| &r.id)
     }
 
     pub fn workflow_rule_position(&self, id: &str) -> Option<usize> {
-        self.position(&self.workflow_rules, id, |r| &r.id)
+        self.position(List::WorkflowRules, &self.workflow_rules, id, |r| &r.id)
     }
 
     pub fn trigger_position(&self, id: &str) -> Option<usize> {
-        self.position(&self.triggers, id, |t| &t.id)
+        self.position(List::Triggers, &self.triggers, id, |t| &t.id)
     }
 
-    /// The position of the record `id` names in `list`: from the index when its entry still
-    /// points at that record, by a scan otherwise (a list changed without [`Org::reindex`]).
-    fn position<T>(&self, list: &[T], id: &str, key: impl Fn(&T) -> &str) -> Option<usize> {
-        let named = |index: &usize| list.get(*index).is_some_and(|item| matches(key(item), id));
-        match self.positions.get(short(id)).filter(|index| named(index)) {
-            Some(index) => Some(*index),
-            None => list.iter().position(|item| matches(key(item), id)),
+    /// The position of the record `id` names in `items` (the list `list`): from the index
+    /// when its entry still points at that record; none when the index places the id in
+    /// another list (ids never change kind); by a scan otherwise (a list changed without
+    /// [`Org::reindex`]).
+    fn position<T>(
+        &self,
+        list: List,
+        items: &[T],
+        id: &str,
+        key: impl Fn(&T) -> &str,
+    ) -> Option<usize> {
+        let names = |index: usize| items.get(index).is_some_and(|item| matches(key(item), id));
+        match self.positions.get(short(id)) {
+            Some(&(other, _)) if other != list => None,
+            Some(&(_, index)) if names(index) => Some(index),
+            _ => items.iter().position(|item| matches(key(item), id)),
         }
     }
 
-    /// Rebuilds the position index after components were removed.
+    /// Rebuilds the position index after components were added or removed.
     pub fn reindex(&mut self) {
-        let ids = self
-            .flows
-            .iter()
-            .map(|f| &f.id)
-            .enumerate()
-            .chain(self.validation_rules.iter().map(|r| &r.id).enumerate())
-            .chain(self.workflow_rules.iter().map(|r| &r.id).enumerate())
-            .chain(self.triggers.iter().map(|t| &t.id).enumerate());
-        self.positions = ids
-            .map(|(index, id)| (short(id).to_owned(), index))
+        fn entries<'a, T>(
+            list: List,
+            items: &'a [T],
+            key: impl Fn(&T) -> &str + 'a,
+        ) -> impl Iterator<Item = (String, (List, usize))> + 'a {
+            items
+                .iter()
+                .enumerate()
+                .map(move |(index, item)| (short(key(item)).to_owned(), (list, index)))
+        }
+        self.positions = entries(List::Flows, &self.flows, |f| &f.id)
+            .chain(entries(
+                List::ValidationRules,
+                &self.validation_rules,
+                |r| &r.id,
+            ))
+            .chain(entries(List::WorkflowRules, &self.workflow_rules, |r| {
+                &r.id
+            }))
+            .chain(entries(List::Triggers, &self.triggers, |t| &t.id))
             .collect();
     }
 
