@@ -51,6 +51,15 @@ fn engine_for(org: &str, sim: &SimHandle, store: &Store) -> OrgEngine {
     .with_poll_policy(FAST_POLLS)
 }
 
+/// A simulated org of `scenario` and a journal in a scratch directory (kept while the test
+/// runs).
+async fn org_and_store(scenario: Scenario) -> (SimHandle, tempfile::TempDir, Store) {
+    let sim = start_sim(scenario).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).await.expect("store");
+    (sim, dir, store)
+}
+
 fn production() -> Scenario {
     Scenario::load(&repo_path("config/sim/production.toml")).expect("production scenario")
 }
@@ -140,9 +149,7 @@ fn trigger_names(outcome_issues: &[pauseplay::engine::Issue]) -> Vec<&str> {
 
 #[tokio::test]
 async fn a_sandbox_pauses_and_restores_triggers_exactly_with_one_deploy_per_phase() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).await.expect("store");
+    let (sim, _dir, store) = org_and_store(mixed_scenario()).await;
     let engine = engine_for("mixed", &sim, &store);
     let before = org_state(&sim);
 
@@ -229,9 +236,7 @@ fn only_polls_and_reads_after_the_deploy(classes: &[&str]) -> bool {
 /// write), and no trigger is read back after a deploy whose result names it.
 #[tokio::test]
 async fn a_pause_reads_nothing_twice_and_a_deploy_result_confirms_its_triggers() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).await.expect("store");
+    let (sim, _dir, store) = org_and_store(mixed_scenario()).await;
     let engine = engine_for("mixed", &sim, &store);
     let before = org_state(&sim);
 
@@ -281,9 +286,7 @@ async fn a_pause_reads_nothing_twice_and_a_deploy_result_confirms_its_triggers()
 
 #[tokio::test]
 async fn production_deploys_run_local_tests_and_never_no_test_run() {
-    let sim = start_sim(production()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).await.expect("store");
+    let (sim, _dir, store) = org_and_store(production()).await;
     let engine = engine_for("prod", &sim, &store);
     let before = org_state(&sim);
 
@@ -308,9 +311,7 @@ async fn production_deploys_run_local_tests_and_never_no_test_run() {
 
 #[tokio::test]
 async fn a_production_deploy_whose_tests_fail_changes_no_trigger_and_names_the_test() {
-    let sim = start_sim(production()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).await.expect("store");
+    let (sim, _dir, store) = org_and_store(production()).await;
     let engine = engine_for("prod", &sim, &store);
     let before = org_state(&sim);
     sim.admin(AdminAction::SetDeployBehaviour {
@@ -376,9 +377,7 @@ async fn a_production_deploy_whose_tests_fail_changes_no_trigger_and_names_the_t
 
 #[tokio::test]
 async fn a_trigger_reactivated_during_the_pause_is_a_conflict_and_left_alone() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).await.expect("store");
+    let (sim, _dir, store) = org_and_store(mixed_scenario()).await;
     let engine = engine_for("mixed", &sim, &store);
     let scope = HoldScope {
         kinds: Some([Kind::Trigger].into_iter().collect()),
@@ -502,9 +501,7 @@ fn triggers_only() -> HoldScope {
 
 #[tokio::test]
 async fn a_converge_after_a_crash_mid_deploy_polls_that_deploy_and_deploys_nothing_more() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).await.expect("store");
+    let (sim, _dir, store) = org_and_store(mixed_scenario()).await;
     let before = org_state(&sim);
     let scope = HoldScope {
         kinds: Some([Kind::Trigger].into_iter().collect()),
@@ -560,9 +557,7 @@ async fn a_converge_after_a_crash_mid_deploy_polls_that_deploy_and_deploys_nothi
 
 #[tokio::test]
 async fn a_failed_restore_deploy_stays_restoring_and_is_retried_after_the_backoff() {
-    let sim = start_sim(production()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).await.expect("store");
+    let (sim, _dir, store) = org_and_store(production()).await;
     let before = org_state(&sim);
     let hold = hold(&store, "prod", HoldScope::default()).await;
     let paused = converge(&engine_for("prod", &sim, &store), now()).await;
@@ -630,9 +625,7 @@ async fn a_failed_restore_deploy_stays_restoring_and_is_retried_after_the_backof
 
 #[tokio::test]
 async fn a_converge_after_a_crash_between_the_pause_write_ahead_and_its_deploy_deploys_once() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).await.expect("store");
+    let (sim, _dir, store) = org_and_store(mixed_scenario()).await;
     let before = org_state(&sim);
     let hold = hold(&store, "mixed", triggers_only()).await;
 
@@ -692,9 +685,7 @@ async fn a_converge_after_a_crash_between_the_pause_write_ahead_and_its_deploy_d
 
 #[tokio::test]
 async fn a_converge_after_a_crash_between_the_restore_write_ahead_and_its_deploy_deploys_once() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).await.expect("store");
+    let (sim, _dir, store) = org_and_store(mixed_scenario()).await;
     let before = org_state(&sim);
     let hold = hold(&store, "mixed", triggers_only()).await;
     let paused = converge(&engine_for("mixed", &sim, &store), now()).await;
@@ -756,9 +747,7 @@ async fn a_converge_after_a_crash_between_the_restore_write_ahead_and_its_deploy
 
 #[tokio::test]
 async fn a_converge_after_a_crash_between_a_deploy_start_and_its_answer_deploys_nothing_more() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).await.expect("store");
+    let (sim, _dir, store) = org_and_store(mixed_scenario()).await;
     let before = org_state(&sim);
     let hold = hold(&store, "mixed", triggers_only()).await;
 
@@ -819,9 +808,7 @@ async fn a_converge_after_a_crash_between_a_deploy_start_and_its_answer_deploys_
 
 #[tokio::test]
 async fn a_journaled_deploy_the_org_does_not_know_is_settled_from_the_triggers_status() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).await.expect("store");
+    let (sim, _dir, store) = org_and_store(mixed_scenario()).await;
     let engine = engine_for("mixed", &sim, &store);
     let before = org_state(&sim);
     let hold = hold(&store, "mixed", triggers_only()).await;
@@ -857,9 +844,7 @@ async fn a_journaled_deploy_the_org_does_not_know_is_settled_from_the_triggers_s
 
 #[tokio::test]
 async fn a_deploy_that_outlasts_the_wait_is_left_in_flight_and_finished_by_the_next_converge() {
-    let sim = start_sim(mixed_scenario()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).await.expect("store");
+    let (sim, _dir, store) = org_and_store(mixed_scenario()).await;
     let _hold = hold(&store, "mixed", triggers_only()).await;
 
     // No time at all to wait: the deploy starts, its id is journaled, and the converge lets go.

@@ -25,8 +25,8 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 use pauseplay::automation::{Discovery, Scope, discover};
 use pauseplay::config::Config;
-use pauseplay::daemon::service::{Release, Service};
-use pauseplay::engine::Progress;
+use pauseplay::daemon::service::{OrgReport, Release, Service};
+use pauseplay::engine::{Outcome, Progress};
 use pauseplay::floor::{Floor, Work};
 use pauseplay::salesforce::{ApiVersion, ClientSettings, OrgClient, PollPolicy, RetryPolicy};
 use pauseplay::sim::{GenerateSpec, Scenario, SimHandle, SimServer};
@@ -320,12 +320,7 @@ impl Bench {
             )
             .await?;
         let wall = started.elapsed();
-        let mut switched = 0;
-        for org in &report.orgs {
-            let outcome = org.result.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
-            anyhow::ensure!(outcome.is_clean(), "{}: {outcome:?}", org.org);
-            switched += outcome.paused;
-        }
+        let switched = switched(&report.orgs, |outcome| outcome.paused)?;
         Ok((self.charged(orgs, &marks, wall), switched))
     }
 
@@ -338,12 +333,7 @@ impl Bench {
             .resume(&actor(), &names, Release::Manual, Timestamp::now(), quiet())
             .await?;
         let wall = started.elapsed();
-        let mut switched = 0;
-        for org in &report.orgs {
-            let outcome = org.result.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
-            anyhow::ensure!(outcome.is_clean(), "{}: {outcome:?}", org.org);
-            switched += outcome.restored;
-        }
+        let switched = switched(&report.orgs, |outcome| outcome.restored)?;
         Ok((self.charged(orgs, &marks, wall), switched))
     }
 
@@ -470,4 +460,16 @@ fn write_config(dir: &Path, sims: &[SimHandle]) -> anyhow::Result<PathBuf> {
     let path = dir.join("pauseplay.toml");
     fs::write(&path, text).context("writing the config")?;
     Ok(path)
+}
+
+/// The components `count` says each org's converge switched, summed; an error or an unclean
+/// outcome (a failure or a conflict) fails the run.
+fn switched(orgs: &[OrgReport], count: fn(&Outcome) -> u64) -> anyhow::Result<u64> {
+    let mut switched = 0;
+    for org in orgs {
+        let outcome = org.result.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(outcome.is_clean(), "{}: {outcome:?}", org.org);
+        switched += count(outcome);
+    }
+    Ok(switched)
 }

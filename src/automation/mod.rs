@@ -48,14 +48,6 @@ pub struct Discovery {
 /// cover and its journal does not already have in hand.
 pub type ToRead<'a> = dyn Fn(&Component) -> bool + Send + Sync + 'a;
 
-/// What a discovery is for: `plan` reads nothing it does not need to decide; a pause also
-/// reads what it will write back (trigger sources, validation rules' `Metadata`).
-#[derive(Clone, Copy)]
-enum Purpose<'a> {
-    Plan,
-    Pause(&'a ToRead<'a>),
-}
-
 /// The failure of a discovery: which kind's read failed, and the Salesforce error.
 #[derive(Debug, thiserror::Error)]
 #[error("could not list {what} in org `{org}`")]
@@ -68,7 +60,7 @@ pub struct DiscoveryError {
 
 /// Lists every component of the kinds in `scope` and decides what a pause would do with it.
 pub async fn discover(client: &OrgClient, scope: &Scope) -> Result<Discovery, DiscoveryError> {
-    discover_for(client, scope, Purpose::Plan).await
+    discover_for(client, scope, None).await
 }
 
 /// [`discover`], also reading what a pause of the components `to_read` accepts writes back:
@@ -78,13 +70,15 @@ pub async fn discover_to_pause(
     scope: &Scope,
     to_read: &ToRead<'_>,
 ) -> Result<Discovery, DiscoveryError> {
-    discover_for(client, scope, Purpose::Pause(to_read)).await
+    discover_for(client, scope, Some(to_read)).await
 }
 
+/// A discovery; `to_read` is `None` for `plan`, which reads nothing it does not need to
+/// decide, and the pause's choice for a pause, which also reads what it will write back.
 async fn discover_for(
     client: &OrgClient,
     scope: &Scope,
-    purpose: Purpose<'_>,
+    to_read: Option<&ToRead<'_>>,
 ) -> Result<Discovery, DiscoveryError> {
     let failed = |what: &'static str| {
         move |source: SfError| DiscoveryError {
@@ -105,10 +99,6 @@ async fn discover_for(
                 .await
                 .map_err(failed("the Organization record"))
         }
-    };
-    let to_read = match purpose {
-        Purpose::Plan => None,
-        Purpose::Pause(to_read) => Some(to_read),
     };
     let (org, flows, validation_rules, workflow_rules, triggers) = tokio::try_join!(
         org_info(),
