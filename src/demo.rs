@@ -29,7 +29,7 @@ use crate::config::{
 use crate::control::ControlClient;
 use crate::control::protocol::{Event, OrgOutcome, Request, ResultBody, StatusView};
 use crate::engine::production_test_level;
-use crate::plan::{OrgPlan, render_text};
+use crate::plan::{OrgPlan, PlanApi, render_text};
 use crate::salesforce::{ApiVersion, OrgClient, PollPolicy};
 use crate::sim::{Scenario, SimHandle, SimServer};
 
@@ -153,6 +153,10 @@ async fn run_against(sim: &SimHandle, dir: &Path) -> anyhow::Result<String> {
         api_version: org_config.api_version,
         discovery: &discovery,
         production_tests: &production_tests,
+        api: Some(PlanApi {
+            discovery_calls: planner.api_calls(),
+            usage: planner.api_usage(),
+        }),
     };
     out.push_str(&render_text(&plan));
     ensure!(plan.pause_count() > 0, "the demo org has nothing to pause");

@@ -79,9 +79,10 @@ use tracing::{debug, info, warn};
 
 use crate::automation::switch::{Activation, Current, Target, read_current_sized, write};
 use crate::automation::{Component, Kind, Scope, discover_to_pause, read_org_info};
+use crate::budget::Estimate;
 use crate::config::TriggerTestLevel;
 use crate::salesforce::{
-    DeployId, DeployOutcome, OrgClient, PollPolicy, SfError, TestLevel, TriggerSource,
+    ApiUsage, DeployId, DeployOutcome, OrgClient, PollPolicy, SfError, TestLevel, TriggerSource,
     TriggerStatus,
 };
 use crate::store::{
@@ -122,6 +123,9 @@ pub enum EngineError {
         #[source]
         source: SfError,
     },
+    /// The org has too few API calls left for a pause and its restore; nothing was written.
+    #[error(transparent)]
+    PauseRefused(#[from] PauseRefused),
     /// A call that the whole converge depends on (the hold's discovery, a batch read) failed.
     #[error("org `{org}`: {what}")]
     Salesforce {
@@ -130,6 +134,31 @@ pub enum EngineError {
         #[source]
         source: SfError,
     },
+}
+
+/// How long an engine waits before it checks again whether a refused pause has become
+/// affordable (the org's usage is a rolling 24-hour count, so calls come back over time). Each
+/// check costs a discovery, so not every tick.
+pub const REFUSAL_RETRY: Duration = Duration::from_secs(15 * 60);
+
+/// A pause refused because the org has fewer API calls left than the pause and its restore
+/// need (see [`crate::budget`]). Nothing was written; the holds stay as they are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "org `{org}`: pause refused, nothing was changed: the org has {remaining} of its {max} daily \
+     API calls left, and pausing its {components} components would take about {pause} more \
+     calls and restoring them about {restore}; wait until its rolling 24-hour usage falls, \
+     narrow the pause (kinds, objects), or raise the org's API limit"
+)]
+pub struct PauseRefused {
+    pub org: String,
+    /// The holds whose pause was refused.
+    pub holds: Vec<HoldId>,
+    pub components: u64,
+    pub pause: u64,
+    pub restore: u64,
+    pub remaining: u64,
+    pub max: u64,
 }
 
 /// A component that could not be brought to its desired state, or that someone else changed.
@@ -160,11 +189,14 @@ pub struct Outcome {
     /// ([`OrgEngine::with_deploy_wait`]); a later converge polls it again. Neither done nor
     /// failed.
     pub deploying: u64,
+    /// A pause this converge refused for want of API calls: the holds it was for stay in
+    /// force, and the engine checks again after [`REFUSAL_RETRY`].
+    pub refused: Option<PauseRefused>,
 }
 
 impl Outcome {
     pub fn is_clean(&self) -> bool {
-        self.failed.is_empty() && self.conflicts.is_empty()
+        self.failed.is_empty() && self.conflicts.is_empty() && self.refused.is_none()
     }
 
     /// Adds what a later converge of the same org did. `deploying` is the later one's: it is
@@ -177,6 +209,9 @@ impl Outcome {
         self.failed.extend(later.failed);
         self.conflicts.extend(later.conflicts);
         self.deploying = later.deploying;
+        if later.refused.is_some() {
+            self.refused = later.refused;
+        }
     }
 
     /// Adds the part of this converge that ran alongside (the triggers' deploy).
@@ -252,6 +287,12 @@ pub struct OrgEngine {
     /// Holds whose components have been discovered and paused since this process started. A
     /// hold not in here triggers a discovery; after a restart every hold is discovered once.
     applied: Mutex<BTreeSet<HoldId>>,
+    /// Holds whose pause was refused for want of API calls, with when to check again.
+    refused: Mutex<BTreeMap<HoldId, Timestamp>>,
+    /// The last refusal, for `status`, while any hold it was for still waits.
+    last_refusal: Mutex<Option<PauseRefused>>,
+    /// Whether a pause checks the org's API calls first ([`OrgEngine::with_budget_check`]).
+    budget_check: bool,
     /// The tests a trigger deploy runs in production (sandboxes run none).
     production_tests: TestLevel,
     /// How trigger deploys are polled.
@@ -332,6 +373,9 @@ impl OrgEngine {
             store,
             lock: tokio::sync::Mutex::new(()),
             applied: Mutex::new(BTreeSet::new()),
+            refused: Mutex::new(BTreeMap::new()),
+            last_refusal: Mutex::new(None),
+            budget_check: true,
             production_tests: TestLevel::RunLocalTests,
             poll: PollPolicy::default(),
             deploy_wait: DEPLOY_WAIT,
@@ -361,6 +405,14 @@ impl OrgEngine {
     /// ([`DEPLOY_WAIT`] by default).
     pub fn with_deploy_wait(mut self, wait: Duration) -> OrgEngine {
         self.deploy_wait = wait;
+        self
+    }
+
+    /// Turns the check that the org can afford a pause and its restore off (tests that run
+    /// the daily limit out part-way through a pause on purpose, which the check would refuse
+    /// up front).
+    pub fn with_budget_check(mut self, check: bool) -> OrgEngine {
+        self.budget_check = check;
         self
     }
 
@@ -408,22 +460,43 @@ impl OrgEngine {
             .map(|entry| ((entry.key.kind, entry.key.sf_id.clone()), entry))
             .collect();
         let mut outcome = Outcome::default();
+        {
+            // A refused hold that ended (released, expired) is no longer waiting.
+            let mut refused = lock(&self.refused);
+            refused.retain(|id, _| holds.iter().any(|hold| hold.id == *id));
+            if refused.is_empty() {
+                *lock(&self.last_refusal) = None;
+            }
+        }
 
         let new_holds: Vec<HoldId> = {
             let applied = self.applied_holds();
+            let refused = lock(&self.refused);
             holds
                 .iter()
                 .map(|h| h.id)
                 .filter(|id| !applied.contains(id))
+                .filter(|id| refused.get(id).is_none_or(|retry_at| *retry_at <= now))
                 .collect()
         };
         let work = async {
             if !new_holds.is_empty() {
                 progress(self.progress(Phase::Discovering, 0, 0));
                 let (candidates, read) = self.candidates(&holds, &journal, &mut outcome).await?;
-                self.pause_new(candidates, read, now, progress, &mut outcome)
-                    .await?;
-                self.mark_applied(&new_holds);
+                match self.afford(&candidates, &new_holds).await? {
+                    None => {
+                        self.pause_new(candidates, read, now, progress, &mut outcome)
+                            .await?;
+                        self.mark_applied(&new_holds);
+                    }
+                    Some(refused) => {
+                        let retry_at = now.saturating_add(REFUSAL_RETRY).unwrap_or(now);
+                        lock(&self.refused).extend(new_holds.iter().map(|id| (*id, retry_at)));
+                        warn!(org = %self.org, needed = refused.pause + refused.restore, remaining = refused.remaining, "pause refused: too few API calls left for the pause and its restore");
+                        *lock(&self.last_refusal) = Some(refused.clone());
+                        outcome.refused = Some(refused);
+                    }
+                }
             }
             self.settle_journal(&holds, now, progress, &mut outcome)
                 .await
@@ -496,8 +569,70 @@ impl OrgEngine {
         lock(&self.applied).clone()
     }
 
+    /// The last pause refused for want of API calls, while any hold it was for is still
+    /// waiting to be paused.
+    pub fn refusal(&self) -> Option<PauseRefused> {
+        lock(&self.last_refusal).clone()
+    }
+
     fn mark_applied(&self, holds: &[HoldId]) {
         lock(&self.applied).extend(holds.iter().copied());
+        let mut refused = lock(&self.refused);
+        for id in holds {
+            refused.remove(id);
+        }
+        if refused.is_empty() {
+            *lock(&self.last_refusal) = None;
+        }
+    }
+
+    /// Whether the org has the API calls to pause `candidates` and later restore them (see
+    /// [`crate::budget`]); the refusal if not. The usage is the last `Sforce-Limit-Info`, which
+    /// the discovery just made has refreshed; without one, `/limits` is read. When neither
+    /// says, the pause goes ahead: the header is documented on every response, and holding a
+    /// pause back on a guess would be worse than the limit's own error.
+    async fn afford(
+        &self,
+        candidates: &[Component],
+        holds: &[HoldId],
+    ) -> Result<Option<PauseRefused>, EngineError> {
+        if candidates.is_empty() || !self.budget_check {
+            return Ok(None);
+        }
+        let usage = match self.client.api_usage() {
+            Some(usage) => usage,
+            None => match self.client.limits().await {
+                Ok(limits) => {
+                    let daily = limits.daily_api_requests;
+                    ApiUsage {
+                        used: daily.max.saturating_sub(daily.remaining),
+                        max: daily.max,
+                    }
+                }
+                Err(error @ SfError::RequestLimitExceeded { .. }) => {
+                    return Err(self.salesforce_error("reading the API limits failed", error));
+                }
+                Err(error) => {
+                    warn!(org = %self.org, error = %crate::error_chain(&error), "the org's API usage is unknown (no Sforce-Limit-Info, and /limits could not be read); pausing without checking that the restore can be afforded");
+                    return Ok(None);
+                }
+            },
+        };
+        let is_sandbox = lock(&self.is_sandbox).unwrap_or(false);
+        let runs_tests = !matches!(
+            trigger_test_level(is_sandbox, &self.production_tests),
+            TestLevel::NoTestRun
+        );
+        let estimate = Estimate::for_kinds(candidates.iter().map(|c| c.kind), runs_tests);
+        Ok(estimate.check(usage).err().map(|short| PauseRefused {
+            org: self.org.clone(),
+            holds: holds.to_vec(),
+            components: estimate.components,
+            pause: estimate.pause,
+            restore: estimate.restore,
+            remaining: short.remaining,
+            max: short.max,
+        }))
     }
 
     fn progress(&self, phase: Phase, done: u64, total: u64) -> Progress {

@@ -27,6 +27,7 @@
 //! See `ARCHITECTURE.md` for the invariants that hold across these modules.
 
 pub mod automation;
+pub mod budget;
 pub mod commands;
 pub mod config;
 pub mod control;

@@ -11,8 +11,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::automation::{Component, Discovery, Kind, ObservedState};
+use crate::budget::{DEPLOY_POLLS, DEPLOY_POLLS_WITH_TESTS, Estimate};
 use crate::engine::trigger_test_level;
-use crate::salesforce::{ApiVersion, TestLevel};
+use crate::salesforce::{ApiUsage, ApiVersion, TestLevel};
 
 /// Bumped whenever a field is removed or changes meaning; additions keep the version.
 pub const PLAN_JSON_VERSION: u32 = 1;
@@ -26,9 +27,38 @@ pub struct OrgPlan<'a> {
     /// The test level the org's trigger deploys use in production (from its configuration);
     /// a sandbox runs none.
     pub production_tests: &'a TestLevel,
+    /// What the plan's discovery cost and what the org has left, when known.
+    pub api: Option<PlanApi>,
+}
+
+/// The API calls of a plan: what its discovery took and the org's usage after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanApi {
+    pub discovery_calls: u64,
+    /// From the last `Sforce-Limit-Info`; `None` if the org sent none.
+    pub usage: Option<ApiUsage>,
 }
 
 impl OrgPlan<'_> {
+    /// What a pause of this plan and its restore would cost (see [`crate::budget`]).
+    pub fn estimate(&self) -> Estimate {
+        Estimate::for_kinds(
+            self.discovery
+                .components
+                .iter()
+                .filter(|c| c.will_pause())
+                .map(|c| c.kind),
+            self.runs_tests(),
+        )
+    }
+
+    fn runs_tests(&self) -> bool {
+        !matches!(
+            trigger_test_level(self.discovery.org.is_sandbox, self.production_tests),
+            TestLevel::NoTestRun
+        )
+    }
+
     pub fn pause_count(&self) -> usize {
         self.discovery
             .components
@@ -137,6 +167,9 @@ pub fn render_text(plan: &OrgPlan<'_>) -> String {
             );
         }
     }
+    if let Some(api) = plan.api {
+        let _ = writeln!(out, "{}", api_text(plan, api));
+    }
     let reasons = skip_reason_counts(discovery);
     if !reasons.is_empty() {
         let list = reasons
@@ -154,6 +187,46 @@ pub fn render_text(plan: &OrgPlan<'_>) -> String {
         );
     }
     out
+}
+
+/// The plan's API line: the discovery's cost, the estimate, and whether the org can afford it.
+fn api_text(plan: &OrgPlan<'_>, api: PlanApi) -> String {
+    let estimate = plan.estimate();
+    let polls = if plan.runs_tests() {
+        DEPLOY_POLLS_WITH_TESTS
+    } else {
+        DEPLOY_POLLS
+    };
+    let mut line = format!(
+        "API calls: this plan's discovery took {}; a pause would take about {} more and its \
+         restore about {}",
+        api.discovery_calls, estimate.pause, estimate.restore
+    );
+    let triggers = plan
+        .discovery
+        .components
+        .iter()
+        .any(|c| c.kind == Kind::Trigger && c.will_pause());
+    if triggers {
+        let _ = write!(line, " (allowing {polls} polls per trigger deploy)");
+    }
+    match api.usage {
+        Some(usage) => {
+            let remaining = usage.max.saturating_sub(usage.used);
+            let verdict = if estimate.check(usage).is_ok() {
+                "enough"
+            } else {
+                "NOT enough: the daemon would refuse this pause"
+            };
+            let _ = write!(
+                line,
+                "\nThe org has {remaining} of its {} daily API calls left: {verdict}",
+                usage.max
+            );
+        }
+        None => line.push_str("\nThe org did not report its API usage (no Sforce-Limit-Info)"),
+    }
+    line
 }
 
 fn push_table(out: &mut String, rows: &[[String; 5]]) {
@@ -205,7 +278,21 @@ struct OrgPlanJson<'a> {
     sandbox: bool,
     api_version: String,
     summary: SummaryJson,
+    /// Absent when the plan was rendered without its API figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api: Option<ApiJson>,
     components: Vec<ComponentJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct ApiJson {
+    discovery_calls: u64,
+    pause_calls: u64,
+    restore_calls: u64,
+    used: Option<u64>,
+    max: Option<u64>,
+    remaining: Option<u64>,
+    affordable: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -280,6 +367,18 @@ fn org_json<'a>(plan: &OrgPlan<'a>) -> OrgPlanJson<'a> {
             by_kind,
             skip_reasons: skip_reason_counts(discovery),
         },
+        api: plan.api.map(|api| {
+            let estimate = plan.estimate();
+            ApiJson {
+                discovery_calls: api.discovery_calls,
+                pause_calls: estimate.pause,
+                restore_calls: estimate.restore,
+                used: api.usage.map(|usage| usage.used),
+                max: api.usage.map(|usage| usage.max),
+                remaining: api.usage.map(|usage| usage.max.saturating_sub(usage.used)),
+                affordable: api.usage.map(|usage| estimate.check(usage).is_ok()),
+            }
+        }),
         components: discovery.components.iter().map(component_json).collect(),
     }
 }
@@ -378,6 +477,7 @@ mod tests {
             api_version: ApiVersion::DEFAULT,
             discovery: &discovery,
             production_tests: &TestLevel::RunLocalTests,
+            api: None,
         };
         let text = render_text(&plan);
         assert!(text.contains("Flows: 1 to pause, 1 skipped"), "{text}");
@@ -398,6 +498,7 @@ mod tests {
             api_version: ApiVersion::DEFAULT,
             discovery: &discovery,
             production_tests: &TestLevel::RunLocalTests,
+            api: None,
         };
         let json: serde_json::Value =
             serde_json::from_str(&render_json(&[plan])).expect("valid JSON");
@@ -418,6 +519,7 @@ mod tests {
                 api_version: ApiVersion::DEFAULT,
                 discovery: &discovery,
                 production_tests: &TestLevel::RunLocalTests,
+                api: None,
             })
             .contains("test level"),
             "no trigger, no line"
@@ -439,6 +541,7 @@ mod tests {
             api_version: ApiVersion::DEFAULT,
             discovery: &discovery,
             production_tests: &production_tests,
+            api: None,
         });
         assert!(sandbox.contains("test level NoTestRun"), "{sandbox}");
         assert!(!sandbox.contains("Warning"), "{sandbox}");
@@ -448,6 +551,7 @@ mod tests {
             api_version: ApiVersion::DEFAULT,
             discovery: &discovery,
             production_tests: &production_tests,
+            api: None,
         });
         assert!(
             production.contains("test level RunSpecifiedTests"),

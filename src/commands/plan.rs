@@ -8,7 +8,7 @@ use tokio::task::JoinSet;
 use super::{CommandError, client_for, load_config, select_orgs};
 use crate::automation::{Discovery, Scope, discover};
 use crate::engine::production_test_level;
-use crate::plan::{OrgPlan, render_json, render_text};
+use crate::plan::{OrgPlan, PlanApi, render_json, render_text};
 use crate::salesforce::TestLevel;
 
 /// Discovers every selected org (concurrently: reads only) and renders the plan. When some
@@ -20,9 +20,16 @@ pub async fn plan(config_path: &Path, orgs: &[String], json: bool) -> Result<Str
     for (index, org) in selected.iter().enumerate() {
         let client = client_for(org)?;
         let scope = Scope::from_org(org);
-        tasks.spawn(async move { (index, discover(&client, &scope).await) });
+        tasks.spawn(async move {
+            let discovery = discover(&client, &scope).await;
+            let api = PlanApi {
+                discovery_calls: client.api_calls(),
+                usage: client.api_usage(),
+            };
+            (index, discovery.map(|discovery| (discovery, api)))
+        });
     }
-    let mut discoveries: Vec<(usize, Discovery)> = Vec::with_capacity(selected.len());
+    let mut discoveries: Vec<(usize, (Discovery, PlanApi))> = Vec::with_capacity(selected.len());
     let mut failures: Vec<(usize, anyhow::Error)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let (index, discovery) = joined.context("a discovery task stopped unexpectedly")?;
@@ -45,11 +52,12 @@ pub async fn plan(config_path: &Path, orgs: &[String], json: bool) -> Result<Str
         .collect();
     let plans: Vec<OrgPlan<'_>> = discoveries
         .iter()
-        .map(|(index, discovery)| OrgPlan {
+        .map(|(index, (discovery, api))| OrgPlan {
             org: &selected[*index].name,
             api_version: selected[*index].api_version,
             discovery,
             production_tests: &levels[*index],
+            api: Some(*api),
         })
         .collect();
     let output = if json {

@@ -261,7 +261,8 @@ impl Service {
             holds.push(hold);
         }
         self.holds_changed();
-        let reports = self.converge_for_command(&orgs, now, progress).await;
+        let mut reports = self.converge_for_command(&orgs, now, progress).await;
+        self.release_refused(&holds, &mut reports, now).await?;
         for (hold, report) in holds.iter().zip(&reports) {
             self.record(
                 actor,
@@ -342,11 +343,12 @@ impl Service {
         }
         self.holds_changed();
         let in_force = holds.iter().all(|hold| hold.in_force_at(now));
-        let reports = if in_force {
+        let mut reports = if in_force {
             self.converge_for_command(&orgs, now, progress).await
         } else {
             Vec::new()
         };
+        self.release_refused(&holds, &mut reports, now).await?;
         for hold in &holds {
             let mut detail = json!({
                 "name": name,
@@ -457,12 +459,15 @@ impl Service {
         let mut orgs = BTreeMap::new();
         for (org, engine) in &self.engines {
             let journal = self.store.journal(org).await?;
+            // A refused pause is not a failing reconcile, but it is why a hold in force has
+            // paused nothing: status says so until the pause goes ahead or the hold ends.
             let error = self
                 .last_errors
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .get(org)
-                .cloned();
+                .cloned()
+                .or_else(|| engine.refusal().map(|refused| refused.to_string()));
             orgs.insert(
                 org.clone(),
                 org_state(&journal, engine.watched_deploy(), error),
@@ -603,6 +608,33 @@ impl Service {
                     first
                 }
             };
+            if let Ok(Outcome {
+                refused: Some(refused),
+                ..
+            }) = &report.result
+            {
+                let detail = json!({
+                    "holds": refused.holds.iter().map(|id| id.0).collect::<Vec<_>>(),
+                    "components": refused.components,
+                    "pause_calls": refused.pause,
+                    "restore_calls": refused.restore,
+                    "remaining": refused.remaining,
+                    "max": refused.max,
+                });
+                if let Err(error) = self
+                    .record(
+                        &Actor::daemon(),
+                        "pause_refused",
+                        Some(&report.org),
+                        None,
+                        detail,
+                        now,
+                    )
+                    .await
+                {
+                    warn!(error = %error, "could not record a refused pause in the history");
+                }
+            }
             if changed {
                 let detail = json!({"outcome": outcome_json(&report.result)});
                 if let Err(error) = self
@@ -723,6 +755,40 @@ impl Service {
             )
             .await
         }
+    }
+
+    /// A command's pause that its org could not afford is refused outright rather than left
+    /// to happen later by surprise (the engine would try again after
+    /// [`crate::engine::REFUSAL_RETRY`]): the command's holds on that org are released and
+    /// its report says why. A window's hold is not released this way: it stays, and its
+    /// pause goes ahead once the org has the calls, while the window lasts.
+    async fn release_refused(
+        &self,
+        holds: &[Hold],
+        reports: &mut [OrgReport],
+        now: Timestamp,
+    ) -> Result<(), ServiceError> {
+        let mut released = false;
+        for report in reports.iter_mut() {
+            let Ok(outcome) = &mut report.result else {
+                continue;
+            };
+            let Some(refused) = outcome.refused.take() else {
+                continue;
+            };
+            for hold in holds.iter().filter(|hold| hold.org == report.org) {
+                self.store
+                    .release_hold(hold.id, &Actor::daemon(), now)
+                    .await?;
+                released = true;
+            }
+            warn!(org = %report.org, "{refused}");
+            report.result = Err(EngineError::PauseRefused(refused));
+        }
+        if released {
+            self.holds_changed();
+        }
+        Ok(())
     }
 
     /// Records the org's current converge error; true when it is new or different.

@@ -70,6 +70,12 @@ pub struct Faults {
     /// Access tokens expire after this many API requests (0: never).
     #[serde(default)]
     pub token_requests: u64,
+    /// API calls the org's other clients use for each API request of this one, as a data
+    /// load running during a window does: usage rises by `1 + shared_usage` per request (at
+    /// most to the allowance). The daily limit can then run out part-way through work that
+    /// had the calls when it started.
+    #[serde(default)]
+    pub shared_usage: u64,
 }
 
 fn default_true() -> bool {
@@ -91,6 +97,7 @@ impl Default for Faults {
             slow_delay: Duration::ZERO,
             token_ttl: None,
             token_requests: 0,
+            shared_usage: 0,
         }
     }
 }

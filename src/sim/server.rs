@@ -526,6 +526,12 @@ fn admit_now(
         ));
     }
     state.api_used += 1;
+    // The others' share never takes the org past its allowance by itself.
+    let others = state.faults.faults().shared_usage;
+    state.api_used = state
+        .api_used
+        .saturating_add(others)
+        .min(state.api_max.max(state.api_used));
     state.count(counter::API_REQUESTS);
     *slow = state.faults.draw_slow(write);
     if slow.is_some() {

@@ -299,6 +299,23 @@ async fn tokens_expire_after_their_ttl() {
 }
 
 #[tokio::test]
+async fn shared_usage_spends_the_others_calls_with_each_request_up_to_the_allowance() {
+    let org = Org::start(scenario(
+        "[limits]\ndaily_api_requests = 10\nused = 0\n\n[faults]\nshared_usage = 3\n",
+    ))
+    .await;
+    let first = org.get(&format!("{V}/limits")).await;
+    // One of ours and three of theirs; `/limits` answers after the request is charged.
+    assert_eq!(first.api_used(), 4);
+    assert_eq!(first.body["DailyApiRequests"]["Remaining"], 6);
+    assert_eq!(org.get(&format!("{V}/limits")).await.api_used(), 8);
+    // 9 with ours; theirs stop at the allowance.
+    assert_eq!(org.get(&format!("{V}/limits")).await.api_used(), 10);
+    let refused = org.get(&format!("{V}/limits")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn usage_header_on_every_response_and_the_daily_limit() {
     let org = Org::start(scenario("[limits]\ndaily_api_requests = 5\nused = 2\n")).await;
     let first = org.get(&format!("{V}/limits")).await;
