@@ -35,6 +35,7 @@ pub mod daemon;
 pub mod demo;
 pub mod engine;
 pub mod floor;
+pub mod metrics;
 pub mod plan;
 pub mod salesforce;
 pub mod schedule;

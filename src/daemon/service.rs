@@ -14,10 +14,11 @@ use tracing::{info, warn};
 use crate::automation::Scope;
 use crate::commands::client_settings;
 use crate::config::{Config, WindowConfig};
-use crate::daemon::status::{OrgState, org_state};
+use crate::daemon::status::{OrgState, counted_as, org_state, restore_due};
 use crate::daemon::windows::{self, Decision};
 use crate::engine::{EngineError, Issue, OrgEngine, Outcome, Progress};
 use crate::error_chain;
+use crate::metrics::{Metrics, OrgSnapshot, Snapshot};
 use crate::salesforce::OrgClient;
 use crate::schedule::{self, Occurrence};
 use crate::store::{
@@ -135,6 +136,9 @@ pub struct Service {
     /// Wakes the reconcile loop when a command changed the holds, so that its next wake-up
     /// (a hold's expiry, a window's edge) is computed from what is stored now.
     changed: tokio::sync::Notify,
+    /// The Prometheus metrics: events are recorded here as they happen, the state is read at
+    /// each scrape ([`Service::metrics_text`]).
+    metrics: Metrics,
 }
 
 impl Service {
@@ -171,6 +175,7 @@ impl Service {
             engines,
             last_errors: std::sync::Mutex::new(BTreeMap::new()),
             changed: tokio::sync::Notify::new(),
+            metrics: Metrics::new(),
         })
     }
 
@@ -190,6 +195,41 @@ impl Service {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The metrics, in the OpenMetrics text format, with the state gauges read now: holds in
+    /// force, each org's journal, restores overdue, and the API usage its client last saw.
+    pub async fn metrics_text(&self, now: Timestamp) -> Result<String, ServiceError> {
+        let holds = self.store.active_holds(now).await?;
+        let mut snapshot = Snapshot::default();
+        for hold in &holds {
+            *snapshot
+                .holds
+                .entry(hold.source.as_str().to_owned())
+                .or_default() += 1;
+        }
+        for (org, engine) in &self.engines {
+            let mut state = OrgSnapshot::default();
+            for entry in self.store.journal(org).await? {
+                let kind = entry.key.kind;
+                if let Some(counted) = counted_as(&entry) {
+                    *state.components.entry((kind, counted)).or_default() += 1;
+                }
+                if restore_due(&entry, &holds) {
+                    *state.overdue.entry(kind).or_default() += 1;
+                    if entry.last_error.is_some() {
+                        *state.failing.entry(kind).or_default() += 1;
+                    }
+                }
+            }
+            if let Some(usage) = engine.client().api_usage() {
+                state.api_used = Some(usage.used);
+                state.api_max = Some(usage.max);
+            }
+            snapshot.orgs.insert(org.clone(), state);
+        }
+        self.metrics.refresh(&snapshot);
+        Ok(self.metrics.encode())
     }
 
     /// A manual or ad hoc pause lasts more than zero and at most `manual_pause_max`.
@@ -733,6 +773,7 @@ impl Service {
             "occurrence_end": occurrence.end.to_string(),
         });
         if missed {
+            self.metrics.missed_window(org, &window.name);
             warn!(window = %window.name, org = %org, start = %occurrence.start, end = %occurrence.end, "a window was found open with less than min_remaining left; recorded as missed, not paused");
             self.record(
                 &Actor::daemon(),
@@ -844,6 +885,7 @@ impl Service {
             };
             let progress = Arc::clone(&progress);
             tasks.spawn(async move {
+                let started = std::time::Instant::now();
                 let result = match until {
                     Until::Once => engine.converge(now, &*progress).await,
                     Until::DeploysDone => converge_until_deployed(&engine, now, &*progress).await,
@@ -854,13 +896,24 @@ impl Service {
                         org: engine.org().to_owned(),
                         result,
                     },
+                    started.elapsed(),
                 )
             });
         }
         let mut reports = Vec::with_capacity(orgs.len());
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok(report) => reports.push(report),
+                Ok((index, report, elapsed)) => {
+                    if let Ok(outcome) = &report.result {
+                        let metrics = &self.metrics;
+                        metrics.converged(&report.org, outcome.paused, outcome.restored, elapsed);
+                        metrics.succeeded(&report.org, now);
+                        if outcome.refused.is_some() {
+                            metrics.pause_refused(&report.org);
+                        }
+                    }
+                    reports.push((index, report));
+                }
                 Err(error) => warn!(error = %error, "a converge task stopped unexpectedly"),
             }
         }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use crate::engine::{DeployWatch, Issue};
-use crate::store::{JournalEntry, Step};
+use crate::engine::{DeployWatch, Issue, covers};
+use crate::store::{Hold, JournalEntry, Step};
 
 /// At most this many failed and this many conflicting components are listed per org; the
 /// counts are always the totals. A status line stays readable, and its reply stays small, even
@@ -70,16 +70,13 @@ pub fn org_state(
     for entry in journal {
         let erring = entry.last_error.is_some();
         let counts = &mut state.counts;
-        match entry.step {
-            // A paused component whose restore was stopped (see `OrgEngine::converge`) is
-            // not where it should be: counted and listed as failed until it is restored.
-            Step::Paused | Step::Pausing | Step::Restoring if erring => counts.failed += 1,
-            Step::Paused => counts.paused += 1,
-            Step::Pausing => counts.pausing += 1,
-            Step::Restoring => counts.restoring += 1,
-            Step::Failed => counts.failed += 1,
-            Step::Conflict => counts.conflict += 1,
-            Step::Restored => {}
+        match counted_as(entry) {
+            Some("paused") => counts.paused += 1,
+            Some("pausing") => counts.pausing += 1,
+            Some("restoring") => counts.restoring += 1,
+            Some("failed") => counts.failed += 1,
+            Some("conflict") => counts.conflict += 1,
+            _ => {}
         }
         match entry.step {
             Step::Failed | Step::Paused | Step::Pausing | Step::Restoring if erring => {
@@ -121,6 +118,34 @@ pub fn org_state(
         list.truncate(LISTED_MAX);
     }
     state
+}
+
+/// The state a journal row is counted in (`paused`, `pausing`, `restoring`, `failed`,
+/// `conflict`; a restored row in none), for `status` and the metrics alike. A step whose last
+/// write failed counts as `failed` until it succeeds: a paused component whose restore was
+/// stopped (see `OrgEngine::converge`) is not where it should be, and a restore that keeps
+/// failing must never look like progress.
+pub fn counted_as(entry: &JournalEntry) -> Option<&'static str> {
+    let erring = entry.last_error.is_some();
+    match entry.step {
+        Step::Paused | Step::Pausing | Step::Restoring if erring => Some("failed"),
+        Step::Paused => Some("paused"),
+        Step::Pausing => Some("pausing"),
+        Step::Restoring => Some("restoring"),
+        Step::Failed => Some("failed"),
+        Step::Conflict => Some("conflict"),
+        Step::Restored => None,
+    }
+}
+
+/// Whether a row's restore is due and not done: it is paused (or on its way either way) and
+/// no hold in `holds` covers it any more. A restore runs as soon as its last hold ends, so a
+/// row that stays due is a restore that is failing or stopped.
+pub fn restore_due(entry: &JournalEntry, holds: &[Hold]) -> bool {
+    matches!(entry.step, Step::Paused | Step::Pausing | Step::Restoring)
+        && !holds.iter().any(|hold| {
+            hold.org == entry.key.org && covers(hold, entry.key.kind, entry.object.as_deref())
+        })
 }
 
 fn issue(entry: &JournalEntry, message: Option<&str>) -> Issue {

@@ -1,0 +1,298 @@
+//! The metrics endpoint, scraped over HTTP and parsed as Prometheus does: the held components,
+//! the holds by source, the API usage, durations, and the alarm metric
+//! `pauseplay_restores_overdue` when a restore is forced to fail in the simulated org.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use pauseplay::config::Config;
+use pauseplay::daemon::service::Service;
+use pauseplay::engine::Progress;
+use pauseplay::metrics::server;
+use pauseplay::salesforce::PollPolicy;
+use pauseplay::sim::{AdminAction, SimHandle};
+use pauseplay::store::Store;
+use prometheus_parse::{Scrape, Value};
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+use common::{mixed_scenario, start_sim, write_config_with};
+
+fn t0() -> Timestamp {
+    "2026-11-23T00:00:00Z".parse().expect("valid")
+}
+
+fn at(minutes: i64) -> Timestamp {
+    t0().checked_add(SignedDuration::from_mins(minutes))
+        .expect("in range")
+}
+
+fn quiet() -> Arc<dyn Fn(Progress) + Send + Sync> {
+    Arc::new(|_: Progress| {})
+}
+
+/// A service over the mixed org with one window from `at(0)` to `at(60)`, its metrics served
+/// on a loopback port; each scrape reads the state at the instant in `clock`.
+struct Served {
+    sim: SimHandle,
+    service: Arc<Service>,
+    clock: Arc<std::sync::Mutex<Timestamp>>,
+    url: String,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+    _store: Store,
+    _dir: TempDir,
+}
+
+impl Served {
+    async fn start(org_extra: &str) -> Served {
+        let sim = start_sim(mixed_scenario()).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let window = format!(
+            "[[windows]]\nname = \"load\"\norgs = [\"sim\"]\nstart = \"{}\"\nend = \"{}\"\n",
+            at(0),
+            at(60)
+        );
+        let config = write_config_with(
+            dir.path(),
+            &sim,
+            "lead_time = \"1m\"",
+            &format!("{org_extra}\n{window}"),
+        );
+        let config = Config::load(&config).expect("config");
+        let store = Store::open(&config.daemon.state_dir).await.expect("store");
+        let service = Arc::new(
+            Service::with_engines(config, store.clone(), |engine| {
+                engine.with_poll_policy(PollPolicy::doubling(
+                    Duration::from_millis(1),
+                    Duration::from_millis(5),
+                ))
+            })
+            .expect("service"),
+        );
+        let listener = server::bind("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
+        let url = format!(
+            "http://{}/metrics",
+            listener.local_addr().expect("bound address")
+        );
+        let clock = Arc::new(std::sync::Mutex::new(t0()));
+        let shutdown = CancellationToken::new();
+        let render = {
+            let service = Arc::clone(&service);
+            let clock = Arc::clone(&clock);
+            move || {
+                let service = Arc::clone(&service);
+                let now = *clock.lock().expect("clock");
+                async move { service.metrics_text(now).await.expect("metrics") }
+            }
+        };
+        let server = tokio::spawn(server::serve(listener, render, shutdown.clone()));
+        Served {
+            sim,
+            service,
+            clock,
+            url,
+            shutdown,
+            server,
+            _store: store,
+            _dir: dir,
+        }
+    }
+
+    async fn pass(&self, now: Timestamp) {
+        *self.clock.lock().expect("clock") = now;
+        let reports = self.service.reconcile(now, quiet()).await;
+        assert!(reports[0].result.is_ok(), "{:?}", reports[0].result);
+    }
+
+    /// GETs the endpoint and parses the body as Prometheus would.
+    async fn scrape(&self) -> Scrape {
+        let reply = reqwest::get(&self.url).await.expect("scrape");
+        assert_eq!(reply.status(), 200);
+        let content_type = reply
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            content_type.starts_with("application/openmetrics-text"),
+            "{content_type}"
+        );
+        let body = reply.text().await.expect("body");
+        assert!(
+            body.ends_with("# EOF\n"),
+            "an OpenMetrics body ends with # EOF"
+        );
+        Scrape::parse(body.lines().map(|line| Ok(line.to_owned()))).expect("parses")
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.server.await.expect("the server stops on shutdown");
+        self.sim.shutdown().await;
+    }
+}
+
+/// The sum of the samples of `metric` whose labels include `filter`.
+fn sum(scrape: &Scrape, metric: &str, filter: &[(&str, &str)]) -> f64 {
+    let matching: Vec<f64> = scrape
+        .samples
+        .iter()
+        .filter(|sample| sample.metric == metric)
+        .filter(|sample| {
+            filter
+                .iter()
+                .all(|(key, value)| sample.labels.get(key) == Some(*value))
+        })
+        .filter_map(|sample| match sample.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !matching.is_empty(),
+        "no sample of {metric} with {filter:?} in the scrape"
+    );
+    matching.iter().sum()
+}
+
+#[tokio::test]
+async fn a_scrape_shows_the_held_components_the_holds_and_the_api_usage() {
+    let served = Served::start("").await;
+    let scrape = served.scrape().await;
+    assert_eq!(
+        sum(&scrape, "pauseplay_components", &[("state", "paused")]),
+        0.0
+    );
+    assert_eq!(sum(&scrape, "pauseplay_holds_active", &[]), 0.0);
+    assert_eq!(
+        sum(
+            &scrape,
+            "pauseplay_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+
+    served.pass(at(0)).await;
+    let scrape = served.scrape().await;
+    let paused = [("org", "sim"), ("state", "paused")];
+    assert_eq!(sum(&scrape, "pauseplay_components", &paused), 19.0);
+    assert_eq!(
+        sum(
+            &scrape,
+            "pauseplay_components",
+            &[("org", "sim"), ("kind", "trigger"), ("state", "paused")]
+        ),
+        3.0
+    );
+    assert_eq!(
+        sum(&scrape, "pauseplay_holds_active", &[("source", "window")]),
+        1.0
+    );
+    assert_eq!(sum(&scrape, "pauseplay_restores_overdue", &[]), 0.0);
+    let used = sum(&scrape, "pauseplay_api_usage_calls", &[("org", "sim")]);
+    let limit = sum(&scrape, "pauseplay_api_limit_calls", &[("org", "sim")]);
+    let scenario = mixed_scenario().limits;
+    let counted = (scenario.used + served.sim.counters()["api_requests"]) as f64;
+    assert_eq!(
+        (used, limit),
+        (counted, scenario.daily_api_requests as f64),
+        "the usage is the org's own count"
+    );
+    assert_eq!(
+        sum(
+            &scrape,
+            "pauseplay_pause_duration_seconds_count",
+            &[("org", "sim")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        sum(
+            &scrape,
+            "pauseplay_last_reconcile_success_timestamp_seconds",
+            &[("org", "sim")]
+        ),
+        at(0).as_second() as f64
+    );
+
+    served.pass(at(60)).await;
+    let scrape = served.scrape().await;
+    assert_eq!(sum(&scrape, "pauseplay_components", &paused), 0.0);
+    assert_eq!(sum(&scrape, "pauseplay_holds_active", &[]), 0.0);
+    assert_eq!(
+        sum(
+            &scrape,
+            "pauseplay_restore_duration_seconds_count",
+            &[("org", "sim")]
+        ),
+        1.0
+    );
+    served.stop().await;
+}
+
+/// The window ends while someone's admin operation holds the org: every restore write is
+/// refused, so the components stay paused past the window's end. The alarm metric counts them
+/// (and how many are failing) until a later pass restores them.
+#[tokio::test]
+async fn a_restore_forced_to_fail_shows_as_overdue_until_it_succeeds() {
+    // Flows and rules only: their writes fail item by item, at once, with no client retry.
+    let served = Served::start(
+        "kinds = [\"flow\", \"process_builder\", \"validation_rule\", \"workflow_rule\"]",
+    )
+    .await;
+    let before = served.sim.snapshot();
+    served.pass(at(0)).await;
+    let scrape = served.scrape().await;
+    assert_eq!(
+        sum(&scrape, "pauseplay_components", &[("state", "paused")]),
+        16.0
+    );
+
+    served
+        .sim
+        .admin(AdminAction::SetAdminOperation { in_progress: true })
+        .expect("admin operation");
+    served.pass(at(60)).await;
+    let scrape = served.scrape().await;
+    assert_eq!(
+        sum(&scrape, "pauseplay_restores_overdue", &[("org", "sim")]),
+        16.0
+    );
+    assert_eq!(
+        sum(&scrape, "pauseplay_restores_failing", &[("org", "sim")]),
+        16.0
+    );
+    assert_eq!(
+        sum(
+            &scrape,
+            "pauseplay_restores_overdue",
+            &[("kind", "validation_rule")]
+        ),
+        5.0
+    );
+    assert_eq!(sum(&scrape, "pauseplay_holds_active", &[]), 0.0);
+
+    served
+        .sim
+        .admin(AdminAction::SetAdminOperation { in_progress: false })
+        .expect("admin operation over");
+    // Failed writes wait out their backoff (30 s at first) before the next attempt.
+    served.pass(at(62)).await;
+    let scrape = served.scrape().await;
+    assert_eq!(sum(&scrape, "pauseplay_restores_overdue", &[]), 0.0);
+    assert_eq!(sum(&scrape, "pauseplay_restores_failing", &[]), 0.0);
+    assert_eq!(
+        served.sim.snapshot()["flows"],
+        before["flows"],
+        "exact restore"
+    );
+    served.stop().await;
+}
