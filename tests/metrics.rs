@@ -296,3 +296,42 @@ async fn a_restore_forced_to_fail_shows_as_overdue_until_it_succeeds() {
     );
     served.stop().await;
 }
+
+/// Every metric the sample alert rules use is one the daemon exports: a renamed metric fails
+/// here instead of silently disarming an alert.
+#[tokio::test]
+async fn the_sample_alert_rules_use_only_exported_metrics() {
+    let served = Served::start("").await;
+    served.pass(at(0)).await;
+    let body = reqwest::get(&served.url)
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    let declared: Vec<&str> = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split(' ').next())
+        .collect();
+    let rules = std::fs::read_to_string(common::repo_path("config/pauseplay.alerts.yml"))
+        .expect("the alert rules");
+    let mut used: Vec<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("pauseplay_"))
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    assert!(used.len() >= 8, "{used:?}");
+    for name in used {
+        let base = ["_total", "_bucket", "_count", "_sum", "_info"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(name);
+        assert!(
+            declared.contains(&base),
+            "the alert rules use `{name}`, which the daemon does not export ({declared:?})"
+        );
+    }
+    served.stop().await;
+}

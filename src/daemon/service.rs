@@ -169,13 +169,26 @@ impl Service {
                 )),
             );
         }
+        let metrics = Metrics::new();
+        let windows: Vec<(String, String)> = config
+            .windows
+            .iter()
+            .flat_map(|window| {
+                window
+                    .orgs
+                    .iter()
+                    .map(|org| (org.clone(), window.name.clone()))
+            })
+            .collect();
+        let orgs: Vec<String> = engines.keys().cloned().collect();
+        metrics.init(&orgs, &windows, Timestamp::now());
         Ok(Service {
             config,
             store,
             engines,
             last_errors: std::sync::Mutex::new(BTreeMap::new()),
             changed: tokio::sync::Notify::new(),
-            metrics: Metrics::new(),
+            metrics,
         })
     }
 

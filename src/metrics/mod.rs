@@ -246,6 +246,26 @@ impl Metrics {
         }
     }
 
+    /// Creates every org's and every window's series at zero, so that each exists from the
+    /// first scrape: Prometheus sees no `increase()` in a counter whose first sample is
+    /// already 1, and `absent` series make alerts silent. The last success starts at `now`
+    /// (the daemon's start), so an org that never converges still ages into the alert.
+    pub fn init(&self, orgs: &[String], windows: &[(String, String)], now: Timestamp) {
+        for org in orgs {
+            let labels = org_labels(org);
+            self.pauses_refused.get_or_create(&labels);
+            self.pause_duration.get_or_create(&labels);
+            self.restore_duration.get_or_create(&labels);
+            self.succeeded(org, now);
+        }
+        for (org, window) in windows {
+            self.missed_windows.get_or_create(&WindowLabels {
+                org: org.clone(),
+                window: window.clone(),
+            });
+        }
+    }
+
     /// A converge of `org` that took `elapsed` and paused and restored these many.
     pub fn converged(&self, org: &str, paused: u64, restored: u64, elapsed: Duration) {
         let labels = org_labels(org);
