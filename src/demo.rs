@@ -115,9 +115,12 @@ fn demo_config(sim: &SimHandle, dir: &Path, window: WindowConfig) -> Config {
             manual_pause_default: DaemonConfig::DEFAULT_MANUAL_PAUSE,
             manual_pause_max: DaemonConfig::DEFAULT_MANUAL_PAUSE_MAX,
             log_format: LogFormat::Text,
+            metrics_listen: None,
+            api_usage_alert_percent: DaemonConfig::DEFAULT_API_USAGE_ALERT_PERCENT,
         },
         orgs: BTreeMap::from([(DEMO_ORG.to_owned(), org)]),
         windows: vec![window],
+        notify: Vec::new(),
         warnings: Vec::new(),
     }
 }

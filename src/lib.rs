@@ -8,13 +8,16 @@
 //!
 //! - [`config`]: the layered, validated configuration; secrets are loaded and wrapped here.
 //! - [`salesforce`]: the HTTP client for one org (token minting, query, Tooling sobjects,
-//!   composite, limits) and the Salesforce wire types. Only this module and [`sim`] speak HTTP.
+//!   composite, limits) and the Salesforce wire types. Only this module, [`notify`] (webhooks)
+//!   and [`sim`] speak HTTP.
 //! - [`automation`]: the five kinds of automation, their discovery queries and the
 //!   *will pause* / *skip* classification of every component.
 //! - [`plan`]: turns a discovery into the report that `pauseplay plan` prints.
 //! - [`schedule`]: maintenance windows as UTC occurrences (croner + jiff), with the DST policy.
 //! - [`engine`]: brings one org to the state its holds call for, through the journal.
 //! - [`daemon`]: the daemon's operations, its control-socket handler, its tasks and shutdown.
+//! - [`notify`]: notifications to webhooks and Slack: the events, a queue per target that
+//!   never blocks the sender, delivery with retries.
 //! - [`store`]: the state database (holds, the write-ahead journal, history) in SQLite. The
 //!   only module that touches SQL.
 //! - [`sim`]: the simulated Salesforce org used by `pauseplay sim`, `pauseplay demo` and every
@@ -36,6 +39,7 @@ pub mod demo;
 pub mod engine;
 pub mod floor;
 pub mod metrics;
+pub mod notify;
 pub mod plan;
 pub mod salesforce;
 pub mod schedule;

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use pauseplay::automation::Kind;
 use pauseplay::config::{
-    Config, ConfigErrors, ConfigProblem, DaemonConfig, LogFormat, ProblemSource, SecretSource,
-    TriggerTestLevel, WindowWhen,
+    Config, ConfigErrors, ConfigProblem, DaemonConfig, LogFormat, NotifyKind, ProblemSource,
+    SecretSource, TriggerTestLevel, WindowWhen,
 };
+use pauseplay::notify::EventKind;
 use pauseplay::salesforce::ApiVersion;
 use secrecy::ExposeSecret;
 
@@ -34,8 +35,13 @@ impl Fixture {
 
     /// Writes a secret file with the given mode.
     fn secret(&self, name: &str, mode: u32) -> PathBuf {
+        self.file(name, &format!("{SECRET}\n"), mode)
+    }
+
+    /// Writes `contents` into a file with the given mode.
+    fn file(&self, name: &str, contents: &str, mode: u32) -> PathBuf {
         let path = self.path(name);
-        fs::write(&path, format!("{SECRET}\n")).expect("write secret");
+        fs::write(&path, contents).expect("write file");
         fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
         path
     }
@@ -104,6 +110,8 @@ min_remaining = "2h30m"
 manual_pause_default = "30m"
 manual_pause_max = "6h"
 log_format = "json"
+metrics_listen = "127.0.0.1:9464"
+api_usage_alert_percent = 90
 
 [orgs.prod]
 url = "https://acme.my.salesforce.com"
@@ -132,6 +140,8 @@ trigger_tests = ["AccountTriggerTest"]
             manual_pause_default: Duration::from_secs(30 * 60),
             manual_pause_max: Duration::from_secs(6 * 3600),
             log_format: LogFormat::Json,
+            metrics_listen: Some("127.0.0.1:9464".parse().expect("address")),
+            api_usage_alert_percent: 90,
         }
     );
 
@@ -181,6 +191,13 @@ fn omitted_keys_take_their_defaults() {
     assert_eq!(daemon.manual_pause_default, Duration::from_secs(3600));
     assert_eq!(daemon.manual_pause_max, Duration::from_secs(12 * 3600));
     assert_eq!(daemon.log_format, LogFormat::Text);
+    assert_eq!(daemon.metrics_listen, None);
+    assert_eq!(
+        daemon.api_usage_alert_percent,
+        DaemonConfig::DEFAULT_API_USAGE_ALERT_PERCENT
+    );
+    assert_eq!(daemon.api_usage_alert_percent, 80);
+    assert!(config.notify.is_empty());
 
     let prod = &config.orgs["prod"];
     assert_eq!(prod.api_version, ApiVersion::DEFAULT);
@@ -1190,4 +1207,362 @@ fn windows_that_cannot_pause_anything_are_warnings() {
     );
     assert!(config.warnings[1].message.contains("only flow"));
     assert!(config.warnings[2].message.contains("only Account"));
+}
+
+// Notification targets and the daemon keys that go with them.
+
+/// The part of the test webhook URLs that stands for the token a Slack URL carries.
+const HOOK_TOKEN: &str = "hook-token-never-printed";
+
+/// A webhook URL on `origin` (scheme and host) carrying [`HOOK_TOKEN`].
+fn hook_url(origin: &str) -> String {
+    format!("{origin}/services/T000/B000/{HOOK_TOKEN}")
+}
+
+/// The problems of [`PROD`] plus one `[[notify]]` table. No problem, displayed or debugged, may
+/// show the URL's token.
+fn notify_errors(fixture: &Fixture, target: &str, env: &HashMap<String, String>) -> ConfigErrors {
+    let path = fixture.config(&format!("{PROD}\n[[notify]]\n{target}"));
+    let errors = load_err(&path, env);
+    for shown in [errors.to_string(), format!("{errors:?}")] {
+        assert!(!shown.contains(HOOK_TOKEN), "{shown}");
+    }
+    errors
+}
+
+/// The single problem of [`notify_errors`].
+fn only_notify_problem(
+    fixture: &Fixture,
+    target: &str,
+    env: &HashMap<String, String>,
+) -> ConfigProblem {
+    let errors = notify_errors(fixture, target, env);
+    assert_eq!(errors.problems.len(), 1, "expected one problem:\n{errors}");
+    errors.problems.into_iter().next().expect("one problem")
+}
+
+#[test]
+fn notify_targets_load_from_each_url_source() {
+    let fixture = Fixture::new();
+    let slack_url = hook_url("https://hooks.slack.com");
+    let url_file = fixture.file("slack.url", &format!("{slack_url}\n"), 0o600);
+    let credential = fixture.file("hook.url", "https://hooks.example.com/in/abc", 0o440);
+    let path = fixture.config(&format!(
+        r#"{PROD}
+[[notify]]
+name = "ops_slack"
+kind = "slack"
+url_file = "{}"
+events = ["restore_overdue", "partial_failure"]
+
+[[notify]]
+name = "hooks"
+kind = "webhook"
+url_env = "PAUSEPLAY_HOOK_URL"
+
+[[notify]]
+name = "local"
+kind = "webhook"
+credential = "hook.url"
+"#,
+        url_file.display()
+    ));
+    let directory = fixture.dir.path().display().to_string();
+    let config = load(
+        &path,
+        &env(&[
+            ("PAUSEPLAY_HOOK_URL", "http://127.0.0.1:9000/hook"),
+            ("CREDENTIALS_DIRECTORY", &directory),
+        ]),
+    );
+
+    let [slack, hooks, local] = config.notify.as_slice() else {
+        panic!("expected three targets: {:?}", config.notify);
+    };
+    assert_eq!(slack.name, "ops_slack");
+    assert_eq!(slack.kind, NotifyKind::Slack);
+    assert_eq!(slack.url.expose_secret().as_str(), slack_url);
+    assert_eq!(slack.url_source, SecretSource::File(url_file));
+    assert_eq!(
+        slack.events,
+        BTreeSet::from([EventKind::RestoreOverdue, EventKind::PartialFailure])
+    );
+
+    assert_eq!(hooks.kind, NotifyKind::Webhook);
+    assert_eq!(
+        hooks.url.expose_secret().as_str(),
+        "http://127.0.0.1:9000/hook"
+    );
+    assert_eq!(
+        hooks.url_source,
+        SecretSource::Env("PAUSEPLAY_HOOK_URL".to_owned())
+    );
+    assert_eq!(hooks.events, BTreeSet::from(EventKind::ALL));
+
+    assert_eq!(
+        local.url.expose_secret().as_str(),
+        "https://hooks.example.com/in/abc"
+    );
+    assert_eq!(
+        local.url_source,
+        SecretSource::Credential {
+            name: "hook.url".to_owned(),
+            path: credential,
+        }
+    );
+
+    let debug = format!("{config:?}");
+    assert!(!debug.contains(HOOK_TOKEN), "{debug}");
+    assert!(!debug.contains("/in/abc"), "{debug}");
+    assert!(debug.contains("WebhookUrl([REDACTED])"), "{debug}");
+}
+
+#[test]
+fn an_inline_webhook_url_is_refused_pointing_at_the_three_sources() {
+    let fixture = Fixture::new();
+    let target = format!(
+        "name = \"ops\"\nkind = \"slack\"\nurl = \"{}\"\n",
+        hook_url("https://hooks.slack.com")
+    );
+    let problem = only_notify_problem(&fixture, &target, &env(&[]));
+    assert_eq!(problem.key, "notify[0].url");
+    assert!(problem.message.contains("is a secret"), "{problem}");
+    for source in ["url_file", "url_env", "credential"] {
+        assert!(problem.message.contains(source), "{problem}");
+    }
+}
+
+#[test]
+fn a_webhook_url_needs_exactly_one_source() {
+    let fixture = Fixture::new();
+    let url_file = fixture.file("hook.url", "https://hooks.example.com/in", 0o600);
+    let target = format!(
+        "name = \"ops\"\nkind = \"webhook\"\nurl_file = \"{}\"\nurl_env = \"HOOK\"\n",
+        url_file.display()
+    );
+    let problem = only_notify_problem(&fixture, &target, &env(&[("HOOK", "https://x.example")]));
+    assert_eq!(problem.key, "notify[0]");
+    assert!(
+        problem
+            .message
+            .contains("more than one secret source is set (url_file, url_env)"),
+        "{problem}"
+    );
+
+    let problem = only_notify_problem(&fixture, "name = \"ops\"\nkind = \"webhook\"\n", &env(&[]));
+    assert_eq!(problem.key, "notify[0]");
+    assert!(
+        problem
+            .message
+            .contains("no webhook URL source; set one of url_file, url_env or credential"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn a_webhook_url_file_readable_by_others_is_refused() {
+    let fixture = Fixture::new();
+    let url_file = fixture.file("hook.url", &hook_url("https://hooks.slack.com"), 0o640);
+    let target = format!(
+        "name = \"ops\"\nkind = \"slack\"\nurl_file = \"{}\"\n",
+        url_file.display()
+    );
+    let problem = only_notify_problem(&fixture, &target, &env(&[]));
+    assert_eq!(problem.key, "notify[0].url_file");
+    assert!(problem.message.contains("mode 0640"), "{problem}");
+    assert!(problem.message.contains("chmod 600"), "{problem}");
+}
+
+#[test]
+fn webhook_urls_that_cannot_work_are_refused_without_quoting_them() {
+    let fixture = Fixture::new();
+    let from_env = |url: String| {
+        let problem = only_notify_problem(
+            &fixture,
+            "name = \"ops\"\nkind = \"slack\"\nurl_env = \"HOOK\"\n",
+            &env(&[("HOOK", &url)]),
+        );
+        assert_eq!(problem.key, "notify[0].url_env");
+        assert!(
+            problem
+                .message
+                .contains("the webhook URL read from environment variable HOOK"),
+            "{problem}"
+        );
+        problem.message
+    };
+    let message = from_env(hook_url("http://hooks.slack.com"));
+    assert!(message.contains("plain http"), "{message}");
+    assert!(message.contains("use https"), "{message}");
+    let message = from_env(hook_url("hooks.slack.com"));
+    assert!(message.contains("not a valid URL"), "{message}");
+    let message = from_env(hook_url("ftp://hooks.slack.com"));
+    assert!(message.contains("not an https URL"), "{message}");
+
+    // The same checks apply whatever the source; a file's problem names the file key.
+    let url_file = fixture.file("hook.url", &hook_url("http://10.0.0.1"), 0o600);
+    let target = format!(
+        "name = \"ops\"\nkind = \"webhook\"\nurl_file = \"{}\"\n",
+        url_file.display()
+    );
+    let problem = only_notify_problem(&fixture, &target, &env(&[]));
+    assert_eq!(problem.key, "notify[0].url_file");
+    assert!(problem.message.contains("plain http"), "{problem}");
+}
+
+#[test]
+fn notify_names_kinds_and_events_are_checked() {
+    let fixture = Fixture::new();
+    let target = |fields: &str| format!("url_env = \"HOOK\"\n{fields}");
+    let hook = env(&[("HOOK", "https://hooks.example.com/in")]);
+
+    let problem = only_notify_problem(
+        &fixture,
+        &target("name = \"ops\"\nkind = \"slack\"\nevents = [\"restore_late\"]\n"),
+        &hook,
+    );
+    assert_eq!(problem.key, "notify[0].events");
+    assert!(
+        problem.message.contains("unknown event `restore_late`"),
+        "{problem}"
+    );
+    for kind in EventKind::ALL {
+        assert!(problem.message.contains(kind.as_str()), "{problem}");
+    }
+
+    let problem = only_notify_problem(
+        &fixture,
+        &target("name = \"ops\"\nkind = \"slack\"\nevents = []\n"),
+        &hook,
+    );
+    assert_eq!(problem.key, "notify[0].events");
+    assert!(problem.message.contains("the list is empty"), "{problem}");
+
+    let problem =
+        only_notify_problem(&fixture, &target("name = \"ops\"\nkind = \"teams\"\n"), &hook);
+    assert_eq!(problem.key, "notify[0].kind");
+    assert!(
+        problem.message.contains("unknown notification kind `teams`"),
+        "{problem}"
+    );
+
+    let errors = notify_errors(&fixture, &target(""), &hook);
+    let keys: Vec<&str> = errors.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["notify[0].kind", "notify[0].name"], "{errors}");
+
+    let problem =
+        only_notify_problem(&fixture, &target("name = \"Ops Slack\"\nkind = \"slack\"\n"), &hook);
+    assert_eq!(problem.key, "notify[0].name");
+    assert!(problem.message.contains("lowercase letters"), "{problem}");
+
+    let problem = only_notify_problem(
+        &fixture,
+        &format!(
+            "{}\n[[notify]]\n{}",
+            target("name = \"ops\"\nkind = \"slack\"\n"),
+            target("name = \"ops\"\nkind = \"webhook\"\n")
+        ),
+        &hook,
+    );
+    assert_eq!(problem.key, "notify[1].name");
+    assert!(
+        problem.message.contains("notify[0] is also named `ops`"),
+        "{problem}"
+    );
+
+    let problem = only_notify_problem(
+        &fixture,
+        &target("name = \"ops\"\nkind = \"slack\"\nchannel = \"#ops\"\n"),
+        &hook,
+    );
+    assert_eq!(problem.key, "notify[0].channel");
+}
+
+#[test]
+fn notify_must_be_a_list_of_tables() {
+    let fixture = Fixture::new();
+    let path = fixture.config(&format!("{PROD}\n[notify]\nname = \"ops\"\n"));
+    let problem = only_problem(&path, &env(&[]));
+    assert_eq!(problem.key, "notify");
+    assert!(problem.message.contains("[[notify]]"), "{problem}");
+}
+
+#[test]
+fn notify_cannot_be_set_from_the_environment() {
+    let fixture = Fixture::new();
+    let path = fixture.config(&format!(
+        "{PROD}\n[[notify]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"HOOK\"\n"
+    ));
+    let problem = only_problem(
+        &path,
+        &env(&[
+            ("HOOK", "https://hooks.example.com/in"),
+            ("PAUSEPLAY__NOTIFY__0__KIND", "slack"),
+        ]),
+    );
+    assert_eq!(problem.key, "notify.0.kind");
+    assert_eq!(
+        problem.source,
+        ProblemSource::EnvVar("PAUSEPLAY__NOTIFY__0__KIND".to_owned())
+    );
+    assert!(problem.message.contains("[[notify]]"), "{problem}");
+    assert!(problem.message.contains("config file"), "{problem}");
+}
+
+#[test]
+fn metrics_listen_is_a_socket_address_and_off_loopback_is_a_warning() {
+    let fixture = Fixture::new();
+    let path = fixture.config(&format!("[daemon]\nmetrics_listen = \"localhost:9464\"\n{PROD}"));
+    let problem = only_problem(&path, &env(&[]));
+    assert_eq!(problem.key, "daemon.metrics_listen");
+    assert!(
+        problem.message.contains("`localhost:9464` is not a socket address"),
+        "{problem}"
+    );
+    assert!(problem.message.contains("127.0.0.1:9464"), "{problem}");
+
+    let path = fixture.config(&format!("[daemon]\nmetrics_listen = \"0.0.0.0:9464\"\n{PROD}"));
+    let config = load(&path, &env(&[]));
+    assert_eq!(
+        config.daemon.metrics_listen,
+        Some("0.0.0.0:9464".parse().expect("address"))
+    );
+    let [warning] = config.warnings.as_slice() else {
+        panic!("expected one warning: {:?}", config.warnings);
+    };
+    assert_eq!(warning.key, "daemon.metrics_listen");
+    assert!(warning.message.contains("name orgs and components"), "{warning}");
+    assert!(warning.message.contains("firewall"), "{warning}");
+
+    let path = fixture.config(&format!("[daemon]\nmetrics_listen = \"[::1]:9464\"\n{PROD}"));
+    assert!(load(&path, &env(&[])).warnings.is_empty());
+}
+
+#[test]
+fn api_usage_alert_percent_is_from_1_to_100() {
+    let fixture = Fixture::new();
+    for (value, expected) in [
+        ("0", "0 is not a percentage from 1 to 100"),
+        ("101", "101 is not a percentage from 1 to 100"),
+        ("-5", "-5 is not a percentage from 1 to 100"),
+        ("85.5", "expected a whole number, found a number"),
+        ("\"many\"", "expected a whole number, found `many`"),
+    ] {
+        let path = fixture.config(&format!(
+            "[daemon]\napi_usage_alert_percent = {value}\n{PROD}"
+        ));
+        let problem = only_problem(&path, &env(&[]));
+        assert_eq!(problem.key, "daemon.api_usage_alert_percent");
+        assert!(problem.message.contains(expected), "{value}: {problem}");
+    }
+
+    // From the environment the value is a string.
+    let path = fixture.config(PROD);
+    let config = load(
+        &path,
+        &env(&[("PAUSEPLAY__DAEMON__API_USAGE_ALERT_PERCENT", "95")]),
+    );
+    assert_eq!(config.daemon.api_usage_alert_percent, 95);
+    let path = fixture.config(&format!("[daemon]\napi_usage_alert_percent = 100\n{PROD}"));
+    assert_eq!(load(&path, &env(&[])).daemon.api_usage_alert_percent, 100);
 }

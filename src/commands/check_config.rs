@@ -7,10 +7,12 @@ use jiff::Timestamp;
 
 use super::{CommandError, load_config};
 use crate::config::Config;
+use crate::notify::EventKind;
 use crate::schedule;
 
 /// Validates the configuration and returns a summary for people: the orgs, the windows with
-/// their next start, and every warning. Warnings do not make the configuration invalid.
+/// their next start, the notification targets (never their URLs), and every warning. Warnings
+/// do not make the configuration invalid.
 pub fn check_config(path: &Path) -> Result<String, CommandError> {
     let config = load_config(path)?;
     Ok(summary(&config, Timestamp::now()))
@@ -18,10 +20,11 @@ pub fn check_config(path: &Path) -> Result<String, CommandError> {
 
 fn summary(config: &Config, now: Timestamp) -> String {
     let mut out = format!(
-        "{} is valid: {} org(s), {} window(s)",
+        "{} is valid: {} org(s), {} window(s), {} notification target(s)",
         config.path.display(),
         config.orgs.len(),
-        config.windows.len()
+        config.windows.len(),
+        config.notify.len()
     );
     for org in config.orgs.values() {
         let _ = write!(
@@ -41,6 +44,20 @@ fn summary(config: &Config, now: Timestamp) -> String {
             window.name,
             window.when,
             window.orgs.join(", ")
+        );
+    }
+    for target in &config.notify {
+        let events = if target.events.len() == EventKind::ALL.len() {
+            "all events".to_owned()
+        } else {
+            let names: Vec<&str> = target.events.iter().map(|kind| kind.as_str()).collect();
+            format!("events {}", names.join(", "))
+        };
+        // The URL is a secret; its source is what an operator needs to find it.
+        let _ = write!(
+            out,
+            "\n  notify {} ({}): {events}; URL from {}",
+            target.name, target.kind, target.url_source
         );
     }
     if !config.warnings.is_empty() {

@@ -17,10 +17,13 @@
 //!
 //! Client secrets are never part of the configuration itself: an org names one source (a file
 //! with mode 600, an environment variable, or a systemd credential) and the secret is read from
-//! there into a [`SecretString`] that prints as `[REDACTED]`.
+//! there into a [`SecretString`] that prints as `[REDACTED]`. A `[[notify]]` target's webhook
+//! URL is a secret too (Slack's carry their token in the path), read the same way into a
+//! [`WebhookUrl`].
 
 pub(crate) mod duration;
 mod error;
+mod notify;
 mod raw;
 mod secret;
 mod validate;
@@ -30,6 +33,7 @@ mod windows;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -40,6 +44,7 @@ use crate::automation::Kind;
 use crate::salesforce::ApiVersion;
 
 pub use error::{ConfigErrors, ConfigProblem, ProblemSource};
+pub use notify::{InvalidNotifyKind, NotifyKind, NotifyTarget, WebhookUrl};
 pub use secret::SecretSource;
 pub use values::{
     ExcludePattern, InvalidExcludePattern, InvalidLogFormat, InvalidTriggerTestLevel, LogFormat,
@@ -62,7 +67,7 @@ const ENV_SEPARATOR: &str = "__";
 
 /// The whole configuration, typed and checked.
 ///
-/// Deliberately not `Serialize`: it holds client secrets.
+/// Deliberately not `Serialize`: it holds client secrets and webhook URLs.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file it was loaded from.
@@ -72,6 +77,8 @@ pub struct Config {
     pub orgs: BTreeMap<String, OrgConfig>,
     /// The `[[windows]]` tables, in file order.
     pub windows: Vec<WindowConfig>,
+    /// The `[[notify]]` tables, in file order; empty means no notifications.
+    pub notify: Vec<NotifyTarget>,
     /// What is worth knowing but does not stop the configuration from loading (a window start
     /// in a DST gap or fold within a year, a one-off window already over, ...), ordered by key.
     /// `check-config` prints them.
@@ -96,6 +103,11 @@ pub struct DaemonConfig {
     /// The longest manual pause accepted.
     pub manual_pause_max: Duration,
     pub log_format: LogFormat,
+    /// Where the metrics endpoint listens; `None` serves no metrics.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The share of the org's daily API limit (1 to 100) above which an `api_usage_high`
+    /// notification is sent.
+    pub api_usage_alert_percent: u8,
 }
 
 impl DaemonConfig {
@@ -103,6 +115,9 @@ impl DaemonConfig {
     pub const DEFAULT_MIN_REMAINING: Duration = Duration::from_secs(5 * 60);
     pub const DEFAULT_MANUAL_PAUSE: Duration = Duration::from_secs(60 * 60);
     pub const DEFAULT_MANUAL_PAUSE_MAX: Duration = Duration::from_secs(12 * 60 * 60);
+    /// High enough not to fire on a busy day, low enough to leave a fifth of the budget for a
+    /// pause and its restore.
+    pub const DEFAULT_API_USAGE_ALERT_PERCENT: u8 = 80;
 
     /// `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`) when given, else `./state`.
     pub fn default_state_dir(state_directory: Option<&str>) -> PathBuf {
@@ -233,11 +248,13 @@ pub fn socket_path(path: &Path) -> Result<PathBuf, ConfigErrors> {
 
 /// The environment layer.
 fn environment(env: &HashMap<String, String>) -> config::Environment {
-    // Variables aimed at `[[windows]]` are reported by the collector and kept from the crate,
-    // which would otherwise replace the file's list of windows with a table.
+    // Variables aimed at `[[windows]]` or `[[notify]]` are reported by the collector and kept
+    // from the crate, which would otherwise replace the file's list with a table.
     let overrides: HashMap<String, String> = env
         .iter()
-        .filter(|(name, _)| !raw::env_key(name).is_some_and(|key| raw::is_windows_key(&key)))
+        .filter(|(name, _)| {
+            !raw::env_key(name).is_some_and(|key| raw::list_section(&key).is_some())
+        })
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
     config::Environment::with_prefix(ENV_PREFIX)

@@ -25,9 +25,10 @@ pub(super) struct RawRoot {
     pub daemon: Option<Value>,
     pub orgs: Option<Value>,
     pub windows: Option<Value>,
+    pub notify: Option<Value>,
 }
 
-pub(super) const ROOT_KEYS: &[&str] = &["daemon", "orgs", "windows"];
+pub(super) const ROOT_KEYS: &[&str] = &["daemon", "orgs", "windows", "notify"];
 
 /// `[daemon]`.
 #[derive(Deserialize, Default)]
@@ -40,6 +41,8 @@ pub(super) struct RawDaemon {
     pub manual_pause_default: Option<Value>,
     pub manual_pause_max: Option<Value>,
     pub log_format: Option<Value>,
+    pub metrics_listen: Option<Value>,
+    pub api_usage_alert_percent: Option<Value>,
 }
 
 pub(super) const DAEMON_KEYS: &[&str] = &[
@@ -51,6 +54,8 @@ pub(super) const DAEMON_KEYS: &[&str] = &[
     "manual_pause_default",
     "manual_pause_max",
     "log_format",
+    "metrics_listen",
+    "api_usage_alert_percent",
 ];
 
 /// `[orgs.NAME]`.
@@ -106,6 +111,35 @@ pub(super) const WINDOW_KEYS: &[&str] = &[
     "name", "orgs", "cron", "duration", "timezone", "start", "end", "kinds", "objects",
 ];
 
+/// One `[[notify]]` table.
+#[derive(Deserialize)]
+pub(super) struct RawNotify {
+    pub name: Option<Value>,
+    pub kind: Option<Value>,
+    /// Accepted as a key only to refuse it with a helpful message; its value is never read.
+    pub url: Option<Value>,
+    pub url_file: Option<Value>,
+    pub url_env: Option<Value>,
+    pub credential: Option<Value>,
+    pub events: Option<Value>,
+}
+
+pub(super) const NOTIFY_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "url",
+    "url_file",
+    "url_env",
+    "credential",
+    "events",
+];
+
+/// The top-level keys that hold a list of tables (`[[windows]]`), which the environment cannot
+/// reach: the `config` crate would read `PAUSEPLAY__WINDOWS__0__CRON` as a table key `0`, not
+/// as the first window, and replace the file's list. Such variables are refused and kept away
+/// from the crate.
+const LIST_SECTIONS: &[&str] = &["windows", "notify"];
+
 /// Collects problems while the configuration is converted, and knows where each key's value
 /// came from.
 pub(super) struct Collector<'a> {
@@ -132,13 +166,14 @@ impl<'a> Collector<'a> {
             let Some(key) = env_key(name) else {
                 continue;
             };
-            if is_windows_key(&key) {
+            if let Some(section) = list_section(&key) {
                 collector.problems.push(ConfigProblem {
                     key,
                     source: ProblemSource::EnvVar(name.clone()),
-                    message: "windows cannot be set through the environment (they are a list \
-                              of [[windows]] tables); edit them in the config file"
-                        .to_owned(),
+                    message: format!(
+                        "{section} cannot be set through the environment (they are a list of \
+                         [[{section}]] tables); edit them in the config file"
+                    ),
                 });
                 continue;
             }
@@ -324,6 +359,30 @@ impl<'a> Collector<'a> {
         }
     }
 
+    /// A whole number. Environment variables are always strings (type guessing is off, see
+    /// `environment()`), so a string holding a whole number is accepted too.
+    pub fn integer(&mut self, key: &str, value: Value) -> Option<i128> {
+        match value.kind {
+            ValueKind::I64(number) => Some(number.into()),
+            ValueKind::U64(number) => Some(number.into()),
+            ValueKind::I128(number) => Some(number),
+            // Beyond i128 is out of any range a caller checks; saturating keeps it out.
+            ValueKind::U128(number) => Some(i128::try_from(number).unwrap_or(i128::MAX)),
+            ValueKind::String(text) => match text.trim().parse::<i128>() {
+                Ok(number) => Some(number),
+                Err(_) => {
+                    self.problem(key, format!("expected a whole number, found `{text}`"));
+                    None
+                }
+            },
+            other => {
+                let found = describe(&other);
+                self.problem(key, format!("expected a whole number, found {found}"));
+                None
+            }
+        }
+    }
+
     /// A list of non-empty strings.
     pub fn string_list(&mut self, key: &str, value: Value) -> Option<Vec<String>> {
         let items = match value.kind {
@@ -399,11 +458,11 @@ pub(super) fn env_key(name: &str) -> Option<String> {
     Some(rest.replace(ENV_SEPARATOR, "."))
 }
 
-/// Whether an environment variable's key reaches into `[[windows]]`. The `config` crate would
-/// read `PAUSEPLAY__WINDOWS__0__CRON` as a table key `0`, not as the first window, and replace
-/// the file's list; such variables are refused and kept away from the crate.
-pub(super) fn is_windows_key(key: &str) -> bool {
-    key == "windows" || key.starts_with("windows.")
+/// The list of tables (see [`LIST_SECTIONS`]) an environment variable's key reaches into, if
+/// any.
+pub(super) fn list_section(key: &str) -> Option<&'static str> {
+    let top = key.split('.').next().unwrap_or(key);
+    LIST_SECTIONS.iter().copied().find(|section| *section == top)
 }
 
 /// `orgs.prod` + `url` = `orgs.prod.url`.
@@ -537,6 +596,8 @@ mod tests {
         let _: Option<RawRoot> = collector.section("", table_of(ROOT_KEYS), ROOT_KEYS);
         let _: Option<RawWindow> =
             collector.section("windows[0]", table_of(WINDOW_KEYS), WINDOW_KEYS);
+        let _: Option<RawNotify> =
+            collector.section("notify[0]", table_of(NOTIFY_KEYS), NOTIFY_KEYS);
         assert!(collector.problems.is_empty(), "{:?}", collector.problems);
 
         let _: Option<RawOrg> = collector.section("orgs.x", table_of(&["clinet_id"]), ORG_KEYS);

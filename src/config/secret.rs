@@ -1,5 +1,6 @@
-//! The client secret of an org: read from exactly one of a file, an environment variable or a
-//! systemd credential, and wrapped at once so that it never reaches a log or a message.
+//! Secrets named by the configuration (an org's client secret, a notification target's webhook
+//! URL): read from exactly one of a file, an environment variable or a systemd credential, and
+//! wrapped at once so that they never reach a log or a message.
 
 use std::fmt;
 use std::fs;
@@ -15,12 +16,12 @@ use super::raw::{Collector, join_key};
 /// The variable systemd sets for services with `LoadCredential=`.
 const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
 
-/// Where an org's client secret was read from, for messages. Holds no part of the secret.
+/// Where a secret was read from, for messages. Holds no part of the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {
-    /// `client_secret_file = "..."`.
+    /// `client_secret_file = "..."` (`url_file` for a webhook URL).
     File(PathBuf),
-    /// `client_secret_env = "VAR"`.
+    /// `client_secret_env = "VAR"` (`url_env`).
     Env(String),
     /// `credential = "NAME"`, read from `$CREDENTIALS_DIRECTORY/NAME`.
     Credential { name: String, path: PathBuf },
@@ -41,32 +42,88 @@ impl fmt::Display for SecretSource {
     }
 }
 
-/// The raw values of the secret keys of one org.
+/// The keys of one kind of secret and the words messages use for it.
+#[derive(Debug)]
+pub(super) struct SecretKind {
+    /// What the secret is, for messages: "client secret".
+    pub what: &'static str,
+    /// Why it may not be written inline, the start of that message.
+    pub why_not_inline: &'static str,
+    /// The refused inline key, e.g. `client_secret`.
+    pub inline: &'static str,
+    /// The file key, e.g. `client_secret_file`.
+    pub file: &'static str,
+    /// The environment variable key, e.g. `client_secret_env`.
+    pub env: &'static str,
+    /// The systemd credential key.
+    pub credential: &'static str,
+}
+
+/// An org's client secret.
+pub(super) const CLIENT_SECRET: SecretKind = SecretKind {
+    what: "client secret",
+    why_not_inline: "secrets do not belong in configuration",
+    inline: "client_secret",
+    file: "client_secret_file",
+    env: "client_secret_env",
+    credential: "credential",
+};
+
+/// A notification target's webhook URL.
+pub(super) const WEBHOOK_URL: SecretKind = SecretKind {
+    what: "webhook URL",
+    why_not_inline: "a webhook URL is a secret (a Slack webhook URL carries its token in the \
+                     path) and does not belong in configuration",
+    inline: "url",
+    file: "url_file",
+    env: "url_env",
+    credential: "credential",
+};
+
+impl SecretKind {
+    /// The key of `prefix` (`orgs.prod`) that `source` came from, for problems with the value.
+    pub fn key_of(&self, prefix: &str, source: &SecretSource) -> String {
+        let field = match source {
+            SecretSource::File(_) => self.file,
+            SecretSource::Env(_) => self.env,
+            SecretSource::Credential { .. } => self.credential,
+            // Never loaded from a configuration; the table itself is the best answer.
+            SecretSource::BuiltIn => return prefix.to_owned(),
+        };
+        join_key(prefix, field)
+    }
+}
+
+/// The raw values of the secret keys of one table.
 pub(super) struct SecretKeys {
     pub file: Option<Value>,
     pub env: Option<Value>,
     pub credential: Option<Value>,
-    /// Whether `client_secret` itself was given (refused).
+    /// Whether the inline key itself was given (refused).
     pub inline: bool,
 }
 
-/// Reads the secret of the org at `org_key` (`orgs.prod`), recording a problem for anything
-/// wrong.
+/// Reads the `kind` secret of the table at `prefix` (`orgs.prod`, `notify[0]`), recording a
+/// problem for anything wrong.
 pub(super) fn load(
     c: &mut Collector<'_>,
-    org_key: &str,
+    prefix: &str,
+    kind: &SecretKind,
     keys: SecretKeys,
 ) -> Option<(SecretString, SecretSource)> {
-    let file_key = join_key(org_key, "client_secret_file");
-    let env_key = join_key(org_key, "client_secret_env");
-    let credential_key = join_key(org_key, "credential");
+    let file_key = join_key(prefix, kind.file);
+    let env_key = join_key(prefix, kind.env);
+    let credential_key = join_key(prefix, kind.credential);
+    let what = kind.what;
 
     if keys.inline {
         c.problem(
-            &join_key(org_key, "client_secret"),
-            "secrets do not belong in configuration; remove client_secret and set one of \
-             client_secret_file (a file with mode 600), client_secret_env (the name of an \
-             environment variable) or credential (a systemd LoadCredential= name)",
+            &join_key(prefix, kind.inline),
+            format!(
+                "{}; remove {} and set one of {} (a file with mode 600), {} (the name of an \
+                 environment variable) or {} (a systemd LoadCredential= name)",
+                kind.why_not_inline, kind.inline, kind.file, kind.env, kind.credential
+            ),
         );
     }
 
@@ -91,7 +148,7 @@ pub(super) fn load(
             })
             .collect();
         c.problem(
-            org_key,
+            prefix,
             format!(
                 "more than one secret source is set ({}); keep exactly one",
                 names.join(", ")
@@ -105,7 +162,7 @@ pub(super) fn load(
         match read_secret_file(&path, FILE_EXPOSED_BITS) {
             Ok(secret) => Some((secret, SecretSource::File(path))),
             Err(err) => {
-                c.problem(&file_key, err.message(&path, "secret file"));
+                c.problem(&file_key, err.message(&path, "secret file", what));
                 None
             }
         }
@@ -119,7 +176,7 @@ pub(super) fn load(
             Some(_) => {
                 c.problem(
                     &env_key,
-                    format!("environment variable {var} is empty; set it to the client secret"),
+                    format!("environment variable {var} is empty; set it to the {what}"),
                 );
                 None
             }
@@ -127,8 +184,8 @@ pub(super) fn load(
                 c.problem(
                     &env_key,
                     format!(
-                        "environment variable {var} is not set; set it to the client secret \
-                         in the service's environment"
+                        "environment variable {var} is not set; set it to the {what} in the \
+                         service's environment"
                     ),
                 );
                 None
@@ -136,13 +193,15 @@ pub(super) fn load(
         }
     } else if let Some(value) = keys.credential {
         let name = c.nonempty_string(&credential_key, value)?;
-        load_credential(c, &credential_key, name)
+        load_credential(c, &credential_key, kind, name)
     } else {
         if !keys.inline {
             c.problem(
-                org_key,
-                "no client secret source; set one of client_secret_file, client_secret_env or \
-                 credential",
+                prefix,
+                format!(
+                    "no {what} source; set one of {}, {} or {}",
+                    kind.file, kind.env, kind.credential
+                ),
             );
         }
         None
@@ -152,6 +211,7 @@ pub(super) fn load(
 fn load_credential(
     c: &mut Collector<'_>,
     key: &str,
+    kind: &SecretKind,
     name: String,
 ) -> Option<(SecretString, SecretSource)> {
     if name.contains('/') || name == "." || name == ".." {
@@ -167,7 +227,8 @@ fn load_credential(
             format!(
                 "{CREDENTIALS_DIRECTORY} is not set, so credential `{name}` cannot be read; run \
                  pauseplay as a systemd service with `LoadCredential={name}:/etc/pauseplay/{name}.secret` \
-                 in its unit, or use client_secret_file outside systemd"
+                 in its unit, or use {} outside systemd",
+                kind.file
             ),
         );
         return None;
@@ -187,7 +248,7 @@ fn load_credential(
             None
         }
         Err(err) => {
-            c.problem(key, err.message(&path, "credential file"));
+            c.problem(key, err.message(&path, "credential file", kind.what));
             None
         }
     }
@@ -207,29 +268,30 @@ enum SecretFileError {
 }
 
 impl SecretFileError {
-    fn message(&self, path: &Path, what: &str) -> String {
+    /// The message for `file` (which file: "secret file") holding `secret` ("client secret").
+    fn message(&self, path: &Path, file: &str, secret: &str) -> String {
         let path = path.display();
         match self {
             SecretFileError::Missing => {
-                format!("{what} {path} does not exist; create it with mode 600 or fix the path")
+                format!("{file} {path} does not exist; create it with mode 600 or fix the path")
             }
             SecretFileError::Denied => format!(
-                "cannot read {what} {path}: permission denied; make it readable by the user pauseplay runs as"
+                "cannot read {file} {path}: permission denied; make it readable by the user pauseplay runs as"
             ),
-            SecretFileError::NotAFile => format!("{what} {path} is not a regular file"),
+            SecretFileError::NotAFile => format!("{file} {path} is not a regular file"),
             SecretFileError::Exposed(mode) => format!(
-                "{what} {path} is readable or writable by group or others (mode {mode:04o}); run `chmod 600 {path}`"
+                "{file} {path} is readable or writable by group or others (mode {mode:04o}); run `chmod 600 {path}`"
             ),
-            SecretFileError::NotUtf8 => format!("{what} {path} is not valid UTF-8 text"),
+            SecretFileError::NotUtf8 => format!("{file} {path} is not valid UTF-8 text"),
             SecretFileError::Empty => {
-                format!("{what} {path} is empty; write the client secret into it")
+                format!("{file} {path} is empty; write the {secret} into it")
             }
-            SecretFileError::Io(err) => format!("cannot read {what} {path}: {err}"),
+            SecretFileError::Io(err) => format!("cannot read {file} {path}: {err}"),
         }
     }
 }
 
-/// Permission bits that make a `client_secret_file` unacceptable: any access by group or others.
+/// Permission bits that make a secret file (`client_secret_file`, `url_file`) unacceptable: any access by group or others.
 const FILE_EXPOSED_BITS: u32 = 0o077;
 
 /// Permission bits that make a systemd credential unacceptable: any access by others. systemd
@@ -339,7 +401,11 @@ mod tests {
     #[test]
     fn messages_name_the_file_and_the_fix() {
         let message =
-            SecretFileError::Exposed(0o644).message(Path::new("/etc/p/prod.secret"), "secret file");
+            SecretFileError::Exposed(0o644).message(
+            Path::new("/etc/p/prod.secret"),
+            "secret file",
+            "client secret",
+        );
         assert!(message.contains("mode 0644"), "{message}");
         assert!(
             message.contains("chmod 600 /etc/p/prod.secret"),

@@ -1,7 +1,7 @@
 //! From raw sections to the typed [`Config`], with every semantic check.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,8 +12,10 @@ use url::{Host, Url};
 use super::raw::{
     Collector, DAEMON_KEYS, ORG_KEYS, ROOT_KEYS, RawDaemon, RawOrg, RawRoot, join_key,
 };
-use super::secret::{self, SecretKeys};
-use super::{Config, DaemonConfig, LogFormat, OrgConfig, TriggerTestLevel, duration, windows};
+use super::secret::{self, CLIENT_SECRET, SecretKeys};
+use super::{
+    Config, DaemonConfig, LogFormat, OrgConfig, TriggerTestLevel, duration, notify, windows,
+};
 use crate::automation::Kind;
 use crate::salesforce::ApiVersion;
 
@@ -38,6 +40,7 @@ pub(super) fn build(
     let org_names = table_keys(raw.orgs.as_ref());
     let orgs = orgs(c, raw.orgs);
     let windows = windows::build(c, raw.windows, &org_names);
+    let notify = notify::build(c, raw.notify);
     let (orgs, windows) = (orgs?, windows?);
     windows::warn(c, &windows, &orgs, now);
     Some(Config {
@@ -45,6 +48,7 @@ pub(super) fn build(
         daemon: daemon?,
         orgs,
         windows,
+        notify: notify?,
         warnings: c.take_warnings(),
     })
 }
@@ -128,6 +132,20 @@ fn daemon(c: &mut Collector<'_>, value: Option<Value>) -> Option<DaemonConfig> {
         None => Some(LogFormat::default()),
     };
 
+    let metrics_listen = match raw.metrics_listen {
+        Some(value) => c
+            .string("daemon.metrics_listen", value)
+            .and_then(|text| metrics_listen(c, &text))
+            .map(Some),
+        None => Some(None),
+    };
+    let api_usage_alert_percent = match raw.api_usage_alert_percent {
+        Some(value) => c
+            .integer("daemon.api_usage_alert_percent", value)
+            .and_then(|number| alert_percent(c, number)),
+        None => Some(DaemonConfig::DEFAULT_API_USAGE_ALERT_PERCENT),
+    };
+
     let lead_time = lead_time.and_then(|d| below_a_day(c, "daemon.lead_time", d));
     let min_remaining = min_remaining.and_then(|d| below_a_day(c, "daemon.min_remaining", d));
     if let (Some(default), Some(max)) = (manual_pause_default, manual_pause_max)
@@ -164,7 +182,54 @@ fn daemon(c: &mut Collector<'_>, value: Option<Value>) -> Option<DaemonConfig> {
         manual_pause_default: manual_pause_default?,
         manual_pause_max: manual_pause_max?,
         log_format: log_format?,
+        metrics_listen: metrics_listen?,
+        api_usage_alert_percent: api_usage_alert_percent?,
     })
+}
+
+/// `daemon.metrics_listen`: an IP address and port. Anything but loopback is allowed (a
+/// scraper may run elsewhere) but warned about, because the metrics name orgs and components.
+fn metrics_listen(c: &mut Collector<'_>, text: &str) -> Option<SocketAddr> {
+    const KEY: &str = "daemon.metrics_listen";
+    let Ok(address) = text.trim().parse::<SocketAddr>() else {
+        c.problem(
+            KEY,
+            format!(
+                "`{text}` is not a socket address; write an IP address (not a host name) and a \
+                 port, like \"127.0.0.1:9464\" or \"[::1]:9464\", or remove the key to serve no \
+                 metrics"
+            ),
+        );
+        return None;
+    };
+    if !address.ip().is_loopback() {
+        c.warning(
+            KEY,
+            format!(
+                "metrics on {address} can be reached from other machines; they name orgs and \
+                 components, so keep the endpoint on a loopback address such as 127.0.0.1 or \
+                 behind a firewall"
+            ),
+        );
+    }
+    Some(address)
+}
+
+/// `daemon.api_usage_alert_percent`: 1 to 100.
+fn alert_percent(c: &mut Collector<'_>, number: i128) -> Option<u8> {
+    match u8::try_from(number) {
+        Ok(percent @ 1..=100) => Some(percent),
+        _ => {
+            c.problem(
+                "daemon.api_usage_alert_percent",
+                format!(
+                    "{number} is not a percentage from 1 to 100; set the share of the daily API \
+                     limit above which an api_usage_high notification is sent, like 80"
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn below_a_day(c: &mut Collector<'_>, key: &str, value: Duration) -> Option<Duration> {
@@ -218,15 +283,7 @@ fn orgs(c: &mut Collector<'_>, value: Option<Value>) -> Option<BTreeMap<String, 
 /// Org names end up in environment variable names, which the `config` crate lowercases and
 /// splits on `__`; a name it cannot reproduce could never be overridden.
 fn check_org_name(c: &mut Collector<'_>, name: &str) -> bool {
-    let allowed = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if allowed
-        && !name.is_empty()
-        && !name.starts_with('_')
-        && !name.ends_with('_')
-        && !name.contains("__")
-    {
+    if is_simple_name(name) {
         return true;
     }
     c.problem(
@@ -270,6 +327,7 @@ fn org(c: &mut Collector<'_>, name: &str, value: Value) -> Option<OrgConfig> {
     let secret = secret::load(
         c,
         &prefix,
+        &CLIENT_SECRET,
         SecretKeys {
             file: raw.client_secret_file,
             env: raw.client_secret_env,
@@ -376,6 +434,19 @@ pub(super) fn non_empty<T>(
     Some(items)
 }
 
+/// Lowercase letters, digits and single underscores, neither first nor last: the names of orgs
+/// and notification targets.
+pub(super) fn is_simple_name(name: &str) -> bool {
+    let allowed = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    allowed
+        && !name.is_empty()
+        && !name.starts_with('_')
+        && !name.ends_with('_')
+        && !name.contains("__")
+}
+
 /// The org's base URL. Messages name the host at most: a URL can carry credentials.
 fn check_url(c: &mut Collector<'_>, key: &str, text: &str) -> Option<Url> {
     let url = match Url::parse(text.trim()) {
@@ -450,7 +521,7 @@ fn check_url(c: &mut Collector<'_>, key: &str, text: &str) -> Option<Url> {
     Some(url)
 }
 
-fn is_loopback(host: &Host<String>) -> bool {
+pub(super) fn is_loopback(host: &Host<String>) -> bool {
     match host {
         Host::Domain(domain) => {
             domain.eq_ignore_ascii_case("localhost") || domain.eq_ignore_ascii_case("localhost.")

@@ -253,16 +253,17 @@ impl Metrics {
     pub fn init(&self, orgs: &[String], windows: &[(String, String)], now: Timestamp) {
         for org in orgs {
             let labels = org_labels(org);
-            self.pauses_refused.get_or_create(&labels);
-            self.pause_duration.get_or_create(&labels);
-            self.restore_duration.get_or_create(&labels);
+            // Creating the series is the point; the guards are dropped at once.
+            drop(self.pauses_refused.get_or_create(&labels));
+            drop(self.pause_duration.get_or_create(&labels));
+            drop(self.restore_duration.get_or_create(&labels));
             self.succeeded(org, now);
         }
         for (org, window) in windows {
-            self.missed_windows.get_or_create(&WindowLabels {
+            drop(self.missed_windows.get_or_create(&WindowLabels {
                 org: org.clone(),
                 window: window.clone(),
-            });
+            }));
         }
     }
 

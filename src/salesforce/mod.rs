@@ -39,6 +39,8 @@ pub use deploy::{
 };
 pub use error::{SfError, TransportKind};
 pub use limits::{ApiUsage, LimitValue, Limits};
+// The backoff schedule is shared with the notification webhooks, which retry the same way.
+pub(crate) use retry::{backoff, delay_cap};
 pub use settings::{ClientSettings, RetryPolicy};
 pub use version::{ApiVersion, InvalidApiVersion};
 pub use wire::{ApiErrorItem, VersionInfo};
