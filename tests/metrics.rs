@@ -88,7 +88,7 @@ impl Served {
             move || {
                 let service = Arc::clone(&service);
                 let now = *clock.lock().expect("clock");
-                async move { service.metrics_text(now).await.expect("metrics") }
+                async move { service.metrics_text(now).await.map_err(|e| e.to_string()) }
             }
         };
         let server = tokio::spawn(server::serve(listener, render, shutdown.clone()));

@@ -2,12 +2,15 @@
 //! the journal ([`status`]), the control socket's [`handler`], and [`run`], which owns the tasks and the one shutdown path.
 //!
 //! Tasks: the control server (which tracks a task per connection), the reconcile loop
-//! ([`reconciler`]) and a small task that tells systemd the service is stopping. All are spawned into one `JoinSet`,
+//! ([`reconciler`]), the notifications' delivery ([`crate::notify`]), the metrics endpoint
+//! when `metrics_listen` is set ([`crate::metrics`]) and a small task that tells systemd the
+//! service is stopping. All are spawned into one `JoinSet`,
 //! all stop when the shutdown token is cancelled, and `run` waits for every one before closing
 //! the store. A converge in flight when shutdown comes is given
 //! [`SHUTDOWN_GRACE`] to finish its writes; if it is cut short, the journal has every step it
 //! started and the next start finishes it.
 
+pub mod alerts;
 pub mod handler;
 pub mod reconciler;
 pub mod service;
@@ -25,6 +28,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::control::{ControlServer, ServerConfig};
 use crate::engine::OrgEngine;
+use crate::{metrics, notify};
 use crate::store::{StateDirLock, Store};
 use handler::DaemonHandler;
 use service::Service;
@@ -62,7 +66,20 @@ pub async fn run_with_engines(
     for warning in &config.warnings {
         warn!(%warning, "configuration warning");
     }
-    let service = Arc::new(Service::with_engines(config, store.clone(), tune)?);
+    // Bound before READY=1: a port already taken fails the start rather than leaving the
+    // daemon running unwatched.
+    let metrics = match config.daemon.metrics_listen {
+        Some(addr) => Some(metrics::server::bind(addr).await.with_context(|| {
+            format!(
+                "opening the metrics endpoint on {addr} (daemon.metrics_listen); is another \
+                 process using that port?"
+            )
+        })?),
+        None => None,
+    };
+    let (notifier, delivery) = notify::start(&config.notify, notify::RetryPolicy::DEFAULT);
+    let service =
+        Arc::new(Service::with_engines(config, store.clone(), tune)?.with_notifier(notifier));
     info!(socket = %socket.display(), state = %store.path().display(), "pauseplay daemon started");
 
     // The state is open (migrated) and the socket bound; the loop's first pass recovers the
@@ -70,6 +87,20 @@ pub async fn run_with_engines(
     // NOTIFY_SOCKET is unset.)
     let mut tasks = JoinSet::new();
     tasks.spawn(reconciler::run(Arc::clone(&service), shutdown.clone()));
+    tasks.spawn(delivery.run(shutdown.clone()));
+    if let Some(listener) = metrics {
+        let service = Arc::clone(&service);
+        let render = move || {
+            let service = Arc::clone(&service);
+            async move {
+                service
+                    .metrics_text(jiff::Timestamp::now())
+                    .await
+                    .map_err(|error| format!("pauseplay could not read its state: {error}"))
+            }
+        };
+        tasks.spawn(metrics::server::serve(listener, render, shutdown.clone()));
+    }
     tasks.spawn(server.run(
         Arc::new(DaemonHandler::new(Arc::clone(&service))),
         shutdown.clone(),

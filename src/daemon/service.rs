@@ -18,7 +18,9 @@ use crate::daemon::status::{OrgState, counted_as, org_state, restore_due};
 use crate::daemon::windows::{self, Decision};
 use crate::engine::{EngineError, Issue, OrgEngine, Outcome, Progress};
 use crate::error_chain;
-use crate::metrics::{Metrics, OrgSnapshot, Snapshot};
+use crate::daemon::alerts::{Alerts, Overdue};
+use crate::metrics::{Metrics, NotifySnapshot, OrgSnapshot, Snapshot};
+use crate::notify::Notifier;
 use crate::salesforce::OrgClient;
 use crate::schedule::{self, Occurrence};
 use crate::store::{
@@ -139,6 +141,8 @@ pub struct Service {
     /// The Prometheus metrics: events are recorded here as they happen, the state is read at
     /// each scrape ([`Service::metrics_text`]).
     metrics: Metrics,
+    /// The notifications, each sent once per change.
+    alerts: Alerts,
 }
 
 impl Service {
@@ -169,6 +173,7 @@ impl Service {
                 )),
             );
         }
+        let config_usage_percent = config.daemon.api_usage_alert_percent;
         let metrics = Metrics::new();
         let windows: Vec<(String, String)> = config
             .windows
@@ -189,7 +194,14 @@ impl Service {
             last_errors: std::sync::Mutex::new(BTreeMap::new()),
             changed: tokio::sync::Notify::new(),
             metrics,
+            alerts: Alerts::new(Notifier::disabled(), config_usage_percent),
         })
+    }
+
+    /// Sends this service's notifications through `notifier` (none are sent otherwise).
+    pub fn with_notifier(mut self, notifier: Notifier) -> Service {
+        self.alerts = Alerts::new(notifier, self.config.daemon.api_usage_alert_percent);
+        self
     }
 
     /// Resolves once a command has changed the holds since the last call (at most one
@@ -241,6 +253,19 @@ impl Service {
             }
             snapshot.orgs.insert(org.clone(), state);
         }
+        snapshot.notifications = self
+            .alerts
+            .notifier()
+            .stats()
+            .into_iter()
+            .map(|target| NotifySnapshot {
+                target: target.name,
+                kind: target.kind.to_owned(),
+                delivered: target.delivered,
+                failed: target.failed,
+                dropped: target.dropped,
+            })
+            .collect();
         self.metrics.refresh(&snapshot);
         Ok(self.metrics.encode())
     }
@@ -647,6 +672,9 @@ impl Service {
         }
         let orgs: Vec<String> = self.engines.keys().cloned().collect();
         let reports = self.converge_orgs(&orgs, now, progress, Until::Once).await;
+        if let Err(error) = self.check_overdue(now).await {
+            warn!(error = %error, "could not check for overdue restores; trying again next pass");
+        }
         for report in &reports {
             let changed = match &report.result {
                 Ok(outcome) => {
@@ -706,6 +734,31 @@ impl Service {
             }
         }
         reports
+    }
+
+    /// After a pass: notifies restores that are due and failing (their holds have all ended,
+    /// and their last attempt failed), and API usage above the alert threshold, per org.
+    async fn check_overdue(&self, now: Timestamp) -> Result<(), StoreError> {
+        let holds = self.store.active_holds(now).await?;
+        for (org, engine) in &self.engines {
+            let overdue: Vec<Overdue> = self
+                .store
+                .journal(org)
+                .await?
+                .into_iter()
+                .filter(|entry| entry.last_error.is_some() && restore_due(entry, &holds))
+                .map(|entry| Overdue {
+                    kind: entry.key.kind.as_str(),
+                    api_name: entry.api_name,
+                    error: entry.last_error,
+                })
+                .collect();
+            self.alerts.overdue(org, &overdue, now);
+            if let Some(usage) = engine.client().api_usage() {
+                self.alerts.usage(org, usage, now);
+            }
+        }
+        Ok(())
     }
 
     /// Holds the window occurrences that are due and records the missed ones (see
@@ -787,6 +840,8 @@ impl Service {
         });
         if missed {
             self.metrics.missed_window(org, &window.name);
+            self.alerts
+                .missed(org, &window.name, occurrence.start, occurrence.end, now);
             warn!(window = %window.name, org = %org, start = %occurrence.start, end = %occurrence.end, "a window was found open with less than min_remaining left; recorded as missed, not paused");
             self.record(
                 &Actor::daemon(),
@@ -917,13 +972,18 @@ impl Service {
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok((index, report, elapsed)) => {
-                    if let Ok(outcome) = &report.result {
-                        let metrics = &self.metrics;
-                        metrics.converged(&report.org, outcome.paused, outcome.restored, elapsed);
-                        metrics.succeeded(&report.org, now);
-                        if outcome.refused.is_some() {
-                            metrics.pause_refused(&report.org);
+                    let org = &report.org;
+                    match &report.result {
+                        Ok(outcome) => {
+                            let metrics = &self.metrics;
+                            metrics.converged(org, outcome.paused, outcome.restored, elapsed);
+                            metrics.succeeded(org, now);
+                            if outcome.refused.is_some() {
+                                metrics.pause_refused(org);
+                            }
+                            self.alerts.converged(org, outcome, now);
                         }
+                        Err(error) => self.alerts.stopped(org, &error_chain(error), now),
                     }
                     reports.push((index, report));
                 }

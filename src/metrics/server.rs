@@ -24,11 +24,12 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves `GET /metrics` on `listener` until `shutdown` is cancelled; `render` gives each
-/// scrape its body.
+/// scrape its body, or why there is none (answered 500, so the scrape shows as failed rather
+/// than as a daemon with nothing held).
 pub async fn serve<F, Fut>(listener: TcpListener, render: F, shutdown: CancellationToken)
 where
     F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = String> + Send + 'static,
+    Fut: Future<Output = Result<String, String>> + Send + 'static,
 {
     let render = Arc::new(render);
     let app = Router::new().route(
@@ -36,12 +37,18 @@ where
         get(move || {
             let render = Arc::clone(&render);
             async move {
-                (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, CONTENT_TYPE)],
-                    render().await,
-                )
-                    .into_response()
+                match render().await {
+                    Ok(body) => (
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+                        body,
+                    )
+                        .into_response(),
+                    Err(error) => {
+                        warn!(error = %error, "a metrics scrape failed");
+                        (StatusCode::INTERNAL_SERVER_ERROR, error).into_response()
+                    }
+                }
             }
         }),
     );
