@@ -19,6 +19,10 @@ use prometheus_parse::{Scrape, Value};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
+use pauseplay::notify;
+use serde_json::Value as Json;
+use std::os::unix::fs::PermissionsExt as _;
+
 use common::{mixed_scenario, start_sim, write_config_with};
 
 fn t0() -> Timestamp {
@@ -43,14 +47,33 @@ struct Served {
     url: String,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
+    delivery: tokio::task::JoinHandle<()>,
     _store: Store,
     _dir: TempDir,
 }
 
 impl Served {
     async fn start(org_extra: &str) -> Served {
+        Served::start_with(org_extra, None).await
+    }
+
+    /// [`Served::start`], with a generic webhook target at `hook` when given.
+    async fn start_with(org_extra: &str, hook: Option<&str>) -> Served {
         let sim = start_sim(mixed_scenario()).await;
         let dir = tempfile::tempdir().expect("tempdir");
+        let notify = match hook {
+            Some(hook) => {
+                let file = dir.path().join("hook.url");
+                std::fs::write(&file, hook).expect("write the hook URL");
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod");
+                format!(
+                    "\n[[notify]]\nname = \"ops\"\nkind = \"webhook\"\nurl_file = \"{}\"\n",
+                    file.display()
+                )
+            }
+            None => String::new(),
+        };
         let window = format!(
             "[[windows]]\nname = \"load\"\norgs = [\"sim\"]\nstart = \"{}\"\nend = \"{}\"\n",
             at(0),
@@ -60,9 +83,17 @@ impl Served {
             dir.path(),
             &sim,
             "lead_time = \"1m\"",
-            &format!("{org_extra}\n{window}"),
+            &format!("{org_extra}\n{window}{notify}"),
         );
         let config = Config::load(&config).expect("config");
+        let (notifier, delivery) = notify::start(
+            &config.notify,
+            notify::RetryPolicy {
+                min_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+                ..notify::RetryPolicy::DEFAULT
+            },
+        );
         let store = Store::open(&config.daemon.state_dir).await.expect("store");
         let service = Arc::new(
             Service::with_engines(config, store.clone(), |engine| {
@@ -71,7 +102,8 @@ impl Served {
                     Duration::from_millis(5),
                 ))
             })
-            .expect("service"),
+            .expect("service")
+            .with_notifier(notifier),
         );
         let listener = server::bind("127.0.0.1:0".parse().expect("addr"))
             .await
@@ -92,7 +124,9 @@ impl Served {
             }
         };
         let server = tokio::spawn(server::serve(listener, render, shutdown.clone()));
+        let delivery = tokio::spawn(delivery.run(shutdown.clone()));
         Served {
+            delivery,
             sim,
             service,
             clock,
@@ -135,6 +169,7 @@ impl Served {
     async fn stop(self) {
         self.shutdown.cancel();
         self.server.await.expect("the server stops on shutdown");
+        self.delivery.await.expect("delivery stops on shutdown");
         self.sim.shutdown().await;
     }
 }
@@ -244,8 +279,10 @@ async fn a_scrape_shows_the_held_components_the_holds_and_the_api_usage() {
 #[tokio::test]
 async fn a_restore_forced_to_fail_shows_as_overdue_until_it_succeeds() {
     // Flows and rules only: their writes fail item by item, at once, with no client retry.
-    let served = Served::start(
+    let hook = Receiver::start().await;
+    let served = Served::start_with(
         "kinds = [\"flow\", \"process_builder\", \"validation_rule\", \"workflow_rule\"]",
+        Some(&hook.url),
     )
     .await;
     let before = served.sim.snapshot();
@@ -279,6 +316,33 @@ async fn a_restore_forced_to_fail_shows_as_overdue_until_it_succeeds() {
         5.0
     );
     assert_eq!(sum(&scrape, "pauseplay_holds_active", &[]), 0.0);
+    // And the people watching are told, once.
+    let overdue = hook.wait_for("restore_overdue").await;
+    assert_eq!(overdue["org"], "sim");
+    assert!(
+        overdue["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("16 automations are still paused after their window ended")),
+        "{overdue}"
+    );
+    assert_eq!(overdue["details"].as_array().map(Vec::len), Some(16));
+    assert!(
+        overdue["details"][0]
+            .as_str()
+            .is_some_and(|line| line.contains("admin operation already in progress")),
+        "{overdue}"
+    );
+    hook.wait_for("partial_failure").await;
+    // Within the failed writes' backoff: nothing is retried, the same rows are overdue.
+    let soon = at(60)
+        .checked_add(SignedDuration::from_secs(10))
+        .expect("in range");
+    served.pass(soon).await;
+    assert_eq!(
+        hook.count("restore_overdue"),
+        1,
+        "a pass that finds the same restores overdue does not notify again"
+    );
 
     served
         .sim
@@ -294,14 +358,87 @@ async fn a_restore_forced_to_fail_shows_as_overdue_until_it_succeeds() {
         before["flows"],
         "exact restore"
     );
+    hook.wait_for("restore_completed").await;
+    let scrape = served.scrape().await;
+    assert!(
+        sum(
+            &scrape,
+            "pauseplay_notifications_delivered_total",
+            &[("target", "ops")]
+        ) >= 4.0,
+        "pause, partial failure, overdue, restore"
+    );
+    assert_eq!(
+        sum(
+            &scrape,
+            "pauseplay_notifications_failed_total",
+            &[("target", "ops")]
+        ),
+        0.0
+    );
     served.stop().await;
+}
+
+/// A local webhook receiver that records every JSON body posted to it.
+struct Receiver {
+    url: String,
+    seen: Arc<std::sync::Mutex<Vec<Json>>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post({
+                let seen = Arc::clone(&seen);
+                move |axum::Json(body): axum::Json<Json>| {
+                    let seen = Arc::clone(&seen);
+                    async move {
+                        seen.lock().expect("seen").push(body);
+                        axum::http::StatusCode::OK
+                    }
+                }
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { url, seen }
+    }
+
+    fn count(&self, event: &str) -> usize {
+        let seen = self.seen.lock().expect("seen");
+        seen.iter().filter(|body| body["event"] == event).count()
+    }
+
+    /// The first `event` received, polling for it (delivery is asynchronous) up to a deadline.
+    async fn wait_for(&self, event: &str) -> Json {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let seen: Vec<Json> = self.seen.lock().expect("seen").clone();
+            if let Some(body) = seen.iter().find(|body| body["event"] == event) {
+                return body.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no `{event}` notification within 20 s; received {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 /// Every metric the sample alert rules use is one the daemon exports: a renamed metric fails
 /// here instead of silently disarming an alert.
 #[tokio::test]
 async fn the_sample_alert_rules_use_only_exported_metrics() {
-    let served = Served::start("").await;
+    let hook = Receiver::start().await;
+    let served = Served::start_with("", Some(&hook.url)).await;
     served.pass(at(0)).await;
     let body = reqwest::get(&served.url)
         .await

@@ -66,7 +66,14 @@ impl Alerts {
         f(notified.entry(org.to_owned()).or_default())
     }
 
-    fn send(&self, kind: EventKind, org: &str, at: Timestamp, summary: String, details: Vec<String>) {
+    fn send(
+        &self,
+        kind: EventKind,
+        org: &str,
+        at: Timestamp,
+        summary: String,
+        details: Vec<String>,
+    ) {
         self.notifier.send(Event {
             kind,
             org: Some(org.to_owned()),
@@ -151,7 +158,13 @@ impl Alerts {
                 new
             });
             if new {
-                self.send(EventKind::PauseRefused, org, now, refused.to_string(), Vec::new());
+                self.send(
+                    EventKind::PauseRefused,
+                    org,
+                    now,
+                    refused.to_string(),
+                    Vec::new(),
+                );
             }
         }
     }
@@ -208,7 +221,8 @@ impl Alerts {
     /// The API usage `org` last reported.
     pub fn usage(&self, org: &str, usage: ApiUsage, now: Timestamp) {
         let high = usage.max > 0
-            && u128::from(usage.used) * 100 >= u128::from(usage.max) * u128::from(self.usage_percent);
+            && u128::from(usage.used) * 100
+                >= u128::from(usage.max) * u128::from(self.usage_percent);
         let new = self.with(org, |notified| {
             let new = high && !notified.usage_high;
             notified.usage_high = high;
@@ -230,7 +244,14 @@ impl Alerts {
     }
 
     /// A window occurrence found open too late to pause.
-    pub fn missed(&self, org: &str, window: &str, start: Timestamp, end: Timestamp, now: Timestamp) {
+    pub fn missed(
+        &self,
+        org: &str,
+        window: &str,
+        start: Timestamp,
+        end: Timestamp,
+        now: Timestamp,
+    ) {
         self.send(
             EventKind::MissedWindow,
             org,
@@ -247,6 +268,13 @@ impl Alerts {
 fn issue_lines(issues: &[Issue]) -> Vec<String> {
     issues
         .iter()
-        .map(|issue| format!("{} {}: {}", issue.kind.as_str(), issue.api_name, issue.message))
+        .map(|issue| {
+            format!(
+                "{} {}: {}",
+                issue.kind.as_str(),
+                issue.api_name,
+                issue.message
+            )
+        })
         .collect()
 }

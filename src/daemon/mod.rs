@@ -28,8 +28,8 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::control::{ControlServer, ServerConfig};
 use crate::engine::OrgEngine;
-use crate::{metrics, notify};
 use crate::store::{StateDirLock, Store};
+use crate::{metrics, notify};
 use handler::DaemonHandler;
 use service::Service;
 

@@ -38,11 +38,7 @@ where
             let render = Arc::clone(&render);
             async move {
                 match render().await {
-                    Ok(body) => (
-                        StatusCode::OK,
-                        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-                        body,
-                    )
+                    Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], body)
                         .into_response(),
                     Err(error) => {
                         warn!(error = %error, "a metrics scrape failed");

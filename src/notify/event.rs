@@ -123,7 +123,10 @@ mod tests {
         }
         let error = "restore_late".parse::<EventKind>().expect_err("unknown");
         let message = error.to_string();
-        assert!(message.starts_with("unknown event `restore_late`"), "{message}");
+        assert!(
+            message.starts_with("unknown event `restore_late`"),
+            "{message}"
+        );
         for kind in EventKind::ALL {
             assert!(message.contains(kind.as_str()), "{message}");
         }
