@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -51,6 +52,10 @@ const WINDOW_DEADLINE: Duration = Duration::from_secs(60);
 const DEMO_POLLS: PollPolicy =
     PollPolicy::doubling(Duration::from_millis(100), Duration::from_millis(500));
 
+/// Where the demo's daemon serves its metrics, when the port is free: the address the example
+/// configuration uses, so `curl 127.0.0.1:9464/metrics` works while the demo runs.
+const DEMO_METRICS: &str = "127.0.0.1:9464";
+
 /// Runs the demo and returns what it shows, or why it failed.
 pub async fn run() -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -88,7 +93,12 @@ impl Drop for WorkDir {
     }
 }
 
-fn demo_config(sim: &SimHandle, dir: &Path, window: WindowConfig) -> Config {
+fn demo_config(
+    sim: &SimHandle,
+    dir: &Path,
+    window: WindowConfig,
+    metrics_listen: Option<SocketAddr>,
+) -> Config {
     let org = OrgConfig {
         name: DEMO_ORG.to_owned(),
         url: sim.base_url(),
@@ -115,7 +125,7 @@ fn demo_config(sim: &SimHandle, dir: &Path, window: WindowConfig) -> Config {
             manual_pause_default: DaemonConfig::DEFAULT_MANUAL_PAUSE,
             manual_pause_max: DaemonConfig::DEFAULT_MANUAL_PAUSE_MAX,
             log_format: LogFormat::Text,
-            metrics_listen: None,
+            metrics_listen,
             api_usage_alert_percent: DaemonConfig::DEFAULT_API_USAGE_ALERT_PERCENT,
         },
         orgs: BTreeMap::from([(DEMO_ORG.to_owned(), org)]),
@@ -139,9 +149,24 @@ async fn run_against(sim: &SimHandle, dir: &Path) -> anyhow::Result<String> {
         kinds: None,
         objects: None,
     };
-    let config = demo_config(sim, dir, window);
+    let metrics = free_metrics_address();
+    let config = demo_config(sim, dir, window, metrics);
     let mut out = String::new();
-    let _ = writeln!(out, "pauseplay demo: simulated org at {}\n", sim.base_url());
+    let _ = writeln!(out, "pauseplay demo: simulated org at {}", sim.base_url());
+    match metrics {
+        Some(addr) => {
+            let _ = writeln!(
+                out,
+                "Metrics: http://{addr}/metrics (curl it while the demo runs)\n"
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Metrics: not served, {DEMO_METRICS} is in use by another process\n"
+            );
+        }
+    }
 
     // 1. The plan, read-only.
     let org_config = &config.orgs[DEMO_ORG];
@@ -182,7 +207,7 @@ async fn run_against(sim: &SimHandle, dir: &Path) -> anyhow::Result<String> {
     ));
     let operated = async {
         let mut client = connect(&socket).await?;
-        watch_window(&mut client, paused, opens, closes, &mut out).await?;
+        watch_window(&mut client, paused, opens, closes, metrics, &mut out).await?;
         ensure!(
             org_state(sim) == before,
             "the simulated org does not match its state before the window"
@@ -231,6 +256,7 @@ async fn watch_window(
     paused: u64,
     opens: Timestamp,
     closes: Timestamp,
+    metrics: Option<SocketAddr>,
     out: &mut String,
 ) -> anyhow::Result<()> {
     let _ = writeln!(
@@ -240,6 +266,9 @@ async fn watch_window(
     let status = wait_for(client, |status| org_paused(status) == Some(paused)).await?;
     let _ = writeln!(out, "\n$ pauseplay status");
     out.push_str(&status_text(&status));
+    if let Some(addr) = metrics {
+        out.push_str(&scrape_held(addr, paused).await?);
+    }
     let _ = writeln!(
         out,
         "\n(no command: the daemon restores the org when the window closes at {closes})"
@@ -251,6 +280,50 @@ async fn watch_window(
     let _ = writeln!(out, "\n$ pauseplay status");
     out.push_str(&status_text(&status));
     Ok(())
+}
+
+/// `DEMO_METRICS` when nothing listens there yet (the daemon binds it a moment later).
+fn free_metrics_address() -> Option<SocketAddr> {
+    let addr: SocketAddr = DEMO_METRICS.parse().ok()?;
+    std::net::TcpListener::bind(addr).ok().map(|_| addr)
+}
+
+/// Scrapes the daemon's metrics as Prometheus would and shows the lines an operator looks at
+/// while a window holds the org: the held components, the holds and the API usage. Checks the
+/// held components add up to `paused`.
+async fn scrape_held(addr: SocketAddr, paused: u64) -> anyhow::Result<String> {
+    let url = format!("http://{addr}/metrics");
+    let body = reqwest::get(&url)
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .with_context(|| format!("scraping {url}"))?
+        .text()
+        .await
+        .with_context(|| format!("reading {url}"))?;
+    let shown: Vec<&str> = body
+        .lines()
+        .filter(|line| {
+            let held = line.starts_with("pauseplay_components{")
+                && line.contains("state=\"paused\"")
+                && !line.ends_with(" 0");
+            held || line.starts_with("pauseplay_holds_active{source=\"window\"}")
+                || line.starts_with("pauseplay_api_")
+        })
+        .collect();
+    let held: u64 = shown
+        .iter()
+        .filter(|line| line.starts_with("pauseplay_components{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    ensure!(
+        held == paused,
+        "the metrics show {held} held components, status {paused}"
+    );
+    let mut out = format!("\n$ curl -s {url} | grep -E 'state=\"paused\"|holds_active|api_'\n");
+    for line in shown {
+        let _ = writeln!(out, "{line}");
+    }
+    Ok(out)
 }
 
 fn org_paused(status: &StatusView) -> Option<u64> {
