@@ -645,6 +645,10 @@ fn the_example_config_loads() {
     .expect("example config");
     assert!(example.contains("# client_secret_env = "));
     assert!(example.contains("# credential = "));
+    // Every event a [[notify]] target can ask for is explained there.
+    for kind in EventKind::ALL {
+        assert!(example.contains(kind.as_str()), "{kind} is not documented");
+    }
     let path = fixture.path("example.toml");
     fs::write(
         &path,
@@ -1438,11 +1442,16 @@ fn notify_names_kinds_and_events_are_checked() {
     assert_eq!(problem.key, "notify[0].events");
     assert!(problem.message.contains("the list is empty"), "{problem}");
 
-    let problem =
-        only_notify_problem(&fixture, &target("name = \"ops\"\nkind = \"teams\"\n"), &hook);
+    let problem = only_notify_problem(
+        &fixture,
+        &target("name = \"ops\"\nkind = \"teams\"\n"),
+        &hook,
+    );
     assert_eq!(problem.key, "notify[0].kind");
     assert!(
-        problem.message.contains("unknown notification kind `teams`"),
+        problem
+            .message
+            .contains("unknown notification kind `teams`"),
         "{problem}"
     );
 
@@ -1450,8 +1459,11 @@ fn notify_names_kinds_and_events_are_checked() {
     let keys: Vec<&str> = errors.problems.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(keys, ["notify[0].kind", "notify[0].name"], "{errors}");
 
-    let problem =
-        only_notify_problem(&fixture, &target("name = \"Ops Slack\"\nkind = \"slack\"\n"), &hook);
+    let problem = only_notify_problem(
+        &fixture,
+        &target("name = \"Ops Slack\"\nkind = \"slack\"\n"),
+        &hook,
+    );
     assert_eq!(problem.key, "notify[0].name");
     assert!(problem.message.contains("lowercase letters"), "{problem}");
 
@@ -1512,16 +1524,22 @@ fn notify_cannot_be_set_from_the_environment() {
 #[test]
 fn metrics_listen_is_a_socket_address_and_off_loopback_is_a_warning() {
     let fixture = Fixture::new();
-    let path = fixture.config(&format!("[daemon]\nmetrics_listen = \"localhost:9464\"\n{PROD}"));
+    let path = fixture.config(&format!(
+        "[daemon]\nmetrics_listen = \"localhost:9464\"\n{PROD}"
+    ));
     let problem = only_problem(&path, &env(&[]));
     assert_eq!(problem.key, "daemon.metrics_listen");
     assert!(
-        problem.message.contains("`localhost:9464` is not a socket address"),
+        problem
+            .message
+            .contains("`localhost:9464` is not a socket address"),
         "{problem}"
     );
     assert!(problem.message.contains("127.0.0.1:9464"), "{problem}");
 
-    let path = fixture.config(&format!("[daemon]\nmetrics_listen = \"0.0.0.0:9464\"\n{PROD}"));
+    let path = fixture.config(&format!(
+        "[daemon]\nmetrics_listen = \"0.0.0.0:9464\"\n{PROD}"
+    ));
     let config = load(&path, &env(&[]));
     assert_eq!(
         config.daemon.metrics_listen,
@@ -1531,10 +1549,15 @@ fn metrics_listen_is_a_socket_address_and_off_loopback_is_a_warning() {
         panic!("expected one warning: {:?}", config.warnings);
     };
     assert_eq!(warning.key, "daemon.metrics_listen");
-    assert!(warning.message.contains("name orgs and components"), "{warning}");
+    assert!(
+        warning.message.contains("name orgs and components"),
+        "{warning}"
+    );
     assert!(warning.message.contains("firewall"), "{warning}");
 
-    let path = fixture.config(&format!("[daemon]\nmetrics_listen = \"[::1]:9464\"\n{PROD}"));
+    let path = fixture.config(&format!(
+        "[daemon]\nmetrics_listen = \"[::1]:9464\"\n{PROD}"
+    ));
     assert!(load(&path, &env(&[])).warnings.is_empty());
 }
 

@@ -462,7 +462,10 @@ pub(super) fn env_key(name: &str) -> Option<String> {
 /// any.
 pub(super) fn list_section(key: &str) -> Option<&'static str> {
     let top = key.split('.').next().unwrap_or(key);
-    LIST_SECTIONS.iter().copied().find(|section| *section == top)
+    LIST_SECTIONS
+        .iter()
+        .copied()
+        .find(|section| *section == top)
 }
 
 /// `orgs.prod` + `url` = `orgs.prod.url`.

@@ -400,8 +400,7 @@ mod tests {
 
     #[test]
     fn messages_name_the_file_and_the_fix() {
-        let message =
-            SecretFileError::Exposed(0o644).message(
+        let message = SecretFileError::Exposed(0o644).message(
             Path::new("/etc/p/prod.secret"),
             "secret file",
             "client secret",

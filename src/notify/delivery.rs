@@ -271,7 +271,9 @@ impl Poster {
             Err(error) => {
                 return (
                     0,
-                    Err(Failure::Local(format!("cannot render the payload: {error}"))),
+                    Err(Failure::Local(format!(
+                        "cannot render the payload: {error}"
+                    ))),
                 );
             }
         };

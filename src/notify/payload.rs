@@ -206,7 +206,10 @@ mod tests {
     #[test]
     fn slack_text_is_escaped_and_the_details_block_is_left_out_when_empty() {
         let message = slack(&event(Vec::new()));
-        assert_eq!(message.text, "3 of 5 paused; &lt;see&gt; status &amp; retry");
+        assert_eq!(
+            message.text,
+            "3 of 5 paused; &lt;see&gt; status &amp; retry"
+        );
         let texts = texts(&message);
         assert_eq!(texts.len(), 2, "{texts:?}");
         assert_eq!(
@@ -218,13 +221,18 @@ mod tests {
 
     #[test]
     fn long_details_fit_in_one_slack_text_and_say_how_many_are_left_out() {
-        let details: Vec<String> = (0..30).map(|i| format!("{i}: {}", "<x>".repeat(200))).collect();
+        let details: Vec<String> = (0..30)
+            .map(|i| format!("{i}: {}", "<x>".repeat(200)))
+            .collect();
         let message = slack(&event(details));
         let listed = texts(&message)[1];
         assert!(listed.chars().count() <= SLACK_TEXT_MAX, "{}", listed.len());
         let lines: Vec<&str> = listed.lines().collect();
         let shown = lines.len() - 1;
-        assert!(shown < MAX_DETAILS, "each line is long, so fewer than 20 fit: {shown}");
+        assert!(
+            shown < MAX_DETAILS,
+            "each line is long, so fewer than 20 fit: {shown}"
+        );
         assert_eq!(lines[shown], format!("… and {} more", 30 - shown));
         assert!(lines[0].starts_with("• 0: &lt;x&gt;"), "{}", lines[0]);
         assert!(lines[0].ends_with('…'), "{}", lines[0]);
