@@ -5,8 +5,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::mock::{Mock, Recorded, Reply};
@@ -283,122 +281,82 @@ async fn a_target_gets_only_the_events_it_lists() {
     );
 }
 
-#[tokio::test]
-async fn a_receiver_failing_twice_then_accepting_gets_the_event_once() {
-    let receiver = Mock::start(|_, seen: &[Recorded]| {
-        if seen.len() < 2 {
-            Reply::text(500, "busy")
+/// A receiver that answers `failure` to the first `count` requests, then accepts.
+async fn failing_first(count: usize, failure: Reply) -> Mock {
+    Mock::start(move |_, seen: &[Recorded]| {
+        if seen.len() < count {
+            failure.clone()
         } else {
             Reply::text(200, "ok")
         }
     })
-    .await;
-    let mut running = Running::start(
-        &[target("flaky", NotifyKind::Webhook, &receiver, &[])],
-        FAST,
-    );
-    running
-        .notifier
-        .send(event(EventKind::PauseCompleted, Some("prod"), 0));
-    until("it is delivered", || running.stats("flaky").delivered == 1).await;
-    assert!(counts(1, 0, 0)(&running.stats("flaky")));
+    .await
+}
+
+/// Delivers one `event_kind` event to a webhook target `hook` at `receiver`, waits until its
+/// counters are `done` and stops delivery (checking they still are); how many requests the
+/// receiver saw.
+async fn deliver_one(
+    receiver: &Mock,
+    retry: RetryPolicy,
+    event_kind: EventKind,
+    done: impl Fn(&TargetStats) -> bool,
+) -> usize {
+    let mut running = Running::start(&[target("hook", NotifyKind::Webhook, receiver, &[])], retry);
+    running.notifier.send(event(event_kind, Some("prod"), 0));
+    until("the event is settled", || done(&running.stats("hook"))).await;
     running.stop().await;
-    assert_eq!(receiver.requests().len(), 3);
+    let stats = running.stats("hook");
+    assert!(done(&stats), "{stats:?}");
+    receiver.requests().len()
+}
+
+#[tokio::test]
+async fn a_receiver_failing_twice_then_accepting_gets_the_event_once() {
+    let receiver = failing_first(2, Reply::text(500, "busy")).await;
+    let requests = deliver_one(&receiver, FAST, EventKind::PauseCompleted, counts(1, 0, 0)).await;
+    assert_eq!(requests, 3);
 }
 
 #[tokio::test]
 async fn too_many_requests_is_retried() {
-    let receiver = Mock::start(|_, seen: &[Recorded]| {
-        if seen.is_empty() {
-            Reply::text(429, "rate_limited").header("retry-after", "0")
-        } else {
-            Reply::text(200, "ok")
-        }
-    })
-    .await;
-    let mut running = Running::start(&[target("ops", NotifyKind::Slack, &receiver, &[])], FAST);
-    running
-        .notifier
-        .send(event(EventKind::Conflict, Some("prod"), 1));
-    until("it is delivered", || counts(1, 0, 0)(&running.stats("ops"))).await;
-    running.stop().await;
-    assert_eq!(receiver.requests().len(), 2);
-}
-
-/// Captures what `tracing` logs on this thread (every test here runs its tasks on the test's
-/// own thread).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("logs")).into_owned()
-    }
-}
-
-impl Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("logs").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    let rate_limited = Reply::text(429, "rate_limited").header("retry-after", "0");
+    let receiver = failing_first(1, rate_limited).await;
+    let requests = deliver_one(&receiver, FAST, EventKind::Conflict, counts(1, 0, 0)).await;
+    assert_eq!(requests, 2);
 }
 
 #[tokio::test]
 async fn a_receiver_that_always_fails_is_given_up_after_max_attempts_and_logged() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _logging = tracing::subscriber::set_default(subscriber);
-
+    let logs = common::capture_logs(tracing::Level::TRACE);
     let receiver = Mock::start(|_, _| Reply::text(503, "down for maintenance")).await;
-    let mut running = Running::start(
-        &[target("broken", NotifyKind::Webhook, &receiver, &[])],
-        FAST,
-    );
-    running
-        .notifier
-        .send(event(EventKind::RestoreOverdue, Some("prod"), 0));
-    until("it is given up", || running.stats("broken").failed == 1).await;
-    running.stop().await;
+    let requests = deliver_one(&receiver, FAST, EventKind::RestoreOverdue, counts(0, 1, 0)).await;
+    assert_eq!(requests, FAST.max_attempts);
 
-    assert_eq!(receiver.requests().len(), FAST.max_attempts);
-    assert!(counts(0, 1, 0)(&running.stats("broken")));
+    // Other tests log into the same buffer; only this one fails to deliver this event.
     let logs = logs.text();
     let warning = logs
         .lines()
-        .find(|line| line.contains("notification not delivered"))
+        .find(|line| line.contains("event=\"restore_overdue\"") && line.contains("not delivered"))
         .unwrap_or_else(|| panic!("no warning in:\n{logs}"));
     assert!(warning.contains("WARN"), "{warning}");
     for expected in [
-        "notify_target=broken",
-        "event=\"restore_overdue\"",
+        "notify_target=hook",
         "org=\"prod\"",
         "attempts=3",
         "HTTP 503 Service Unavailable: down for maintenance",
     ] {
         assert!(warning.contains(expected), "{expected} in {warning}");
     }
+    // At every level pauseplay logs, in every test of this binary.
     assert!(!logs.contains("hook-token-secret"), "{logs}");
 }
 
 #[tokio::test]
 async fn a_client_error_is_not_retried() {
     let receiver = Mock::start(|_, _| Reply::text(400, "invalid_blocks")).await;
-    let mut running = Running::start(&[target("ops", NotifyKind::Slack, &receiver, &[])], FAST);
-    running
-        .notifier
-        .send(event(EventKind::PauseRefused, Some("prod"), 0));
-    until("it is given up", || running.stats("ops").failed == 1).await;
-    running.stop().await;
-    assert_eq!(receiver.requests().len(), 1);
-    assert!(counts(0, 1, 0)(&running.stats("ops")));
+    let requests = deliver_one(&receiver, FAST, EventKind::PauseRefused, counts(0, 1, 0)).await;
+    assert_eq!(requests, 1);
 }
 
 #[tokio::test]
@@ -409,22 +367,14 @@ async fn a_receiver_that_never_answers_times_out_and_counts_as_failed() {
         timeout: Duration::from_millis(200),
         ..FAST
     };
-    let running = Running::start(
-        &[target("silent", NotifyKind::Webhook, &receiver, &[])],
-        policy,
-    );
     let sent = Instant::now();
-    running
-        .notifier
-        .send(event(EventKind::ApiUsageHigh, Some("prod"), 0));
-    until("it is given up", || running.stats("silent").failed == 1).await;
+    let requests = deliver_one(&receiver, policy, EventKind::ApiUsageHigh, counts(0, 1, 0)).await;
     let took = sent.elapsed();
     assert!(
         took >= 2 * policy.timeout,
         "each attempt waited for its timeout: {took:?}"
     );
-    assert_eq!(receiver.requests().len(), 2);
-    assert!(counts(0, 1, 0)(&running.stats("silent")));
+    assert_eq!(requests, 2);
 }
 
 #[tokio::test]

@@ -85,21 +85,16 @@ mod tests {
         let path = dir.path().join("pauseplay.toml");
         let text = format!(
             r#"
+# The inline form of [[notify]] tables loads the same.
+notify = [
+    {{ name = "ops_slack", kind = "slack", url_env = "HOOK", events = ["restore_overdue", "partial_failure"] }},
+    {{ name = "audit", kind = "webhook", url_env = "HOOK" }},
+]
+
 [orgs.prod]
 url = "https://acme.my.salesforce.com"
 client_id = "3MVG9-prod"
 client_secret_file = "{}"
-
-[[notify]]
-name = "ops_slack"
-kind = "slack"
-url_env = "HOOK"
-events = ["restore_overdue", "partial_failure"]
-
-[[notify]]
-name = "audit"
-kind = "webhook"
-url_env = "HOOK"
 "#,
             secret.display()
         );
