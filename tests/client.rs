@@ -1308,38 +1308,13 @@ async fn mock_transient_composite_items_are_sent_again() {
 
 /// With every log level on, no log line carries the secret or the token: not the mint, not
 /// the 401 re-mint, not retries, not decode errors.
-///
-/// The subscriber is the process-wide default: a thread-scoped one misses events when another
-/// test thread caches a callsite's interest first. Other tests running meanwhile log into the
-/// same buffer, which only widens the check.
 #[test]
 fn logs_never_carry_the_secret_or_the_token() {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let logs = common::capture_logs(tracing::Level::TRACE);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
     {
         runtime.block_on(async {
             let mock = Mock::start(|request, seen| {
@@ -1368,7 +1343,7 @@ fn logs_never_carry_the_secret_or_the_token() {
             assert_eq!(mock.count(TOKEN_PATH), 2, "one re-mint");
         });
     }
-    let logs = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+    let logs = logs.text();
     assert!(logs.contains("minting an access token"), "{logs}");
     assert!(logs.contains("retrying"), "{logs}");
     assert!(!logs.contains(SECRET), "secret in logs: {logs}");

@@ -645,6 +645,10 @@ fn the_example_config_loads() {
     .expect("example config");
     assert!(example.contains("# client_secret_env = "));
     assert!(example.contains("# credential = "));
+    // Every event a [[notify]] target can ask for is explained there.
+    for kind in EventKind::ALL {
+        assert!(example.contains(kind.as_str()), "{kind} is not documented");
+    }
     let path = fixture.path("example.toml");
     fs::write(
         &path,

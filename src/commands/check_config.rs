@@ -68,3 +68,61 @@ fn summary(config: &Config, now: Timestamp) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn the_summary_lists_notification_targets_without_their_urls() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let secret = dir.path().join("prod.secret");
+        std::fs::write(&secret, "s3cret").expect("write secret");
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let path = dir.path().join("pauseplay.toml");
+        let text = format!(
+            r#"
+# The inline form of [[notify]] tables loads the same.
+notify = [
+    {{ name = "ops_slack", kind = "slack", url_env = "HOOK", events = ["restore_overdue", "partial_failure"] }},
+    {{ name = "audit", kind = "webhook", url_env = "HOOK" }},
+]
+
+[orgs.prod]
+url = "https://acme.my.salesforce.com"
+client_id = "3MVG9-prod"
+client_secret_file = "{}"
+"#,
+            secret.display()
+        );
+        std::fs::write(&path, text).expect("write config");
+        let env = HashMap::from([(
+            "HOOK".to_owned(),
+            "https://hooks.slack.com/services/T0/B0/token-never-shown".to_owned(),
+        )]);
+        let config = Config::load_with_env(&path, &env).expect("valid");
+
+        let out = summary(&config, Timestamp::now());
+        assert!(
+            out.contains("is valid: 1 org(s), 0 window(s), 2 notification target(s)"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "\n  notify ops_slack (slack): events partial_failure, restore_overdue; URL from \
+                 environment variable HOOK"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "\n  notify audit (webhook): all events; URL from environment variable HOOK"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("token-never-shown"), "{out}");
+    }
+}

@@ -252,9 +252,7 @@ fn environment(env: &HashMap<String, String>) -> config::Environment {
     // from the crate, which would otherwise replace the file's list with a table.
     let overrides: HashMap<String, String> = env
         .iter()
-        .filter(|(name, _)| {
-            !raw::env_key(name).is_some_and(|key| raw::list_section(&key).is_some())
-        })
+        .filter(|(name, _)| raw::env_key(name).is_none_or(|key| raw::list_section(&key).is_none()))
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
     config::Environment::with_prefix(ENV_PREFIX)

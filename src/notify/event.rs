@@ -23,7 +23,8 @@ pub enum EventKind {
     PartialFailure,
     /// A component was changed by someone else while paused, so it was left alone.
     Conflict,
-    /// A window opened while the daemon could not pause in time, and was not paused.
+    /// A window was found already open with less than `min_remaining` of it left (the daemon
+    /// was down), so it was recorded as missed and not paused.
     MissedWindow,
     /// Components are still paused after their holds ended.
     RestoreOverdue,

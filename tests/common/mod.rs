@@ -10,8 +10,10 @@ pub mod daemon;
 pub mod mock;
 
 use std::fs;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pauseplay::salesforce::{ApiVersion, ClientSettings, OrgClient, RetryPolicy};
@@ -173,4 +175,43 @@ pub fn find_access_token(text: &str) -> Option<&str> {
         let len = rest.find(|c: char| !token_char(c)).unwrap_or(rest.len());
         (len >= 20).then(|| &text[at..at + 3 + len])
     })
+}
+
+/// What `tracing` logged, from [`capture_logs`].
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("logs")).into_owned()
+    }
+}
+
+impl Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("logs").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures every event at `level` and above, from now on, into the returned [`Logs`].
+///
+/// The subscriber is the process-wide default: a thread-scoped one misses events when another
+/// test thread caches a callsite's interest first. So at most one test of a binary may call
+/// this, and other tests running meanwhile log into the same buffer, which only widens a check
+/// that something is absent.
+pub fn capture_logs(level: tracing::Level) -> Logs {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+    logs
 }
