@@ -86,8 +86,20 @@ pub async fn run_with_engines(
     // journal and then sends READY=1. (Notifications are no-ops outside systemd, where
     // NOTIFY_SOCKET is unset.)
     let mut tasks = JoinSet::new();
-    tasks.spawn(reconciler::run(Arc::clone(&service), shutdown.clone()));
-    tasks.spawn(delivery.run(shutdown.clone()));
+    // Notifications stop only once the reconcile loop has: a converge finishing within
+    // SHUTDOWN_GRACE still has its events delivered (the drop guard also fires if the loop
+    // panics, so delivery never outlives it).
+    let delivery_stop = CancellationToken::new();
+    {
+        let stop = delivery_stop.clone().drop_guard();
+        let service = Arc::clone(&service);
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let _stop = stop;
+            reconciler::run(service, shutdown).await;
+        });
+    }
+    tasks.spawn(delivery.run(delivery_stop));
     if let Some(listener) = metrics {
         let service = Arc::clone(&service);
         let render = move || {
