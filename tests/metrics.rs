@@ -472,3 +472,101 @@ async fn the_sample_alert_rules_use_only_exported_metrics() {
     }
     served.stop().await;
 }
+
+/// The other events, each once per change: a completed pause, API usage above the threshold
+/// (not again on the next pass), a conflict and a completed restore when the window ends, and
+/// a window found open too late to pause. The missed window also shows in its metric.
+#[tokio::test]
+async fn events_reach_the_webhook_once_per_change() {
+    let hook = Receiver::start().await;
+    // A second window, found open at the pass of at(60) with 3 minutes left (less than the
+    // default min_remaining of 5).
+    let late = format!(
+        "\n[[windows]]\nname = \"late\"\norgs = [\"sim\"]\nstart = \"{}\"\nend = \"{}\"\n",
+        at(58),
+        at(63)
+    );
+    let served = Served::start_with(&late, Some(&hook.url)).await;
+    served
+        .sim
+        .admin(AdminAction::SetApiUsage {
+            used: 85_000,
+            max: 100_000,
+        })
+        .expect("usage");
+    served.pass(at(0)).await;
+    let paused = hook.wait_for("pause_completed").await;
+    assert!(
+        paused["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("19 automations paused")),
+        "{paused}"
+    );
+    let high = hook.wait_for("api_usage_high").await;
+    assert!(
+        high["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("of its 100000 daily API calls (alert at 80 %)")),
+        "{high}"
+    );
+
+    // Someone activates the newer version of a paused flow during the window.
+    served
+        .sim
+        .admin(AdminAction::ActivateFlowVersion {
+            flow: "Contact_After_Save".to_owned(),
+            version: 3,
+        })
+        .expect("activate v3");
+    served.pass(at(60)).await;
+    let conflict = hook.wait_for("conflict").await;
+    assert!(
+        conflict["details"][0]
+            .as_str()
+            .is_some_and(|line| line.contains("Contact_After_Save")),
+        "{conflict}"
+    );
+    let restored = hook.wait_for("restore_completed").await;
+    assert!(
+        restored["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("18 automations restored")),
+        "{restored}"
+    );
+    let missed = hook.wait_for("missed_window").await;
+    assert!(
+        missed["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("Window `late`")),
+        "{missed}"
+    );
+    let scrape = served.scrape().await;
+    assert_eq!(
+        sum(
+            &scrape,
+            "pauseplay_missed_windows_total",
+            &[("org", "sim"), ("window", "late")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        sum(
+            &scrape,
+            "pauseplay_missed_windows_total",
+            &[("window", "load")]
+        ),
+        0.0,
+        "every window's series exists from the start"
+    );
+
+    served.pass(at(61)).await;
+    // Stopping delivers whatever is still queued, so a duplicate would be seen below.
+    served.stop().await;
+    assert_eq!(
+        hook.count("api_usage_high"),
+        1,
+        "usage still high: not again"
+    );
+    assert_eq!(hook.count("missed_window"), 1);
+    assert_eq!(hook.count("pause_completed"), 1);
+}
