@@ -570,3 +570,45 @@ async fn events_reach_the_webhook_once_per_change() {
     assert_eq!(hook.count("missed_window"), 1);
     assert_eq!(hook.count("pause_completed"), 1);
 }
+
+/// A window's pause the org cannot afford: one `pause_refused` notification with the figures,
+/// counted in its metric, and not sent again while the same hold waits.
+#[tokio::test]
+async fn a_refused_pause_is_notified_once_and_counted() {
+    let hook = Receiver::start().await;
+    let served = Served::start_with("", Some(&hook.url)).await;
+    served
+        .sim
+        .admin(AdminAction::SetApiUsage {
+            used: 99_960,
+            max: 100_000,
+        })
+        .expect("usage");
+    served.pass(at(0)).await;
+    let refused = hook.wait_for("pause_refused").await;
+    assert!(
+        refused["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("pause refused, nothing was changed")
+                && s.contains("of its 100000 daily API calls left")),
+        "{refused}"
+    );
+    let scrape = served.scrape().await;
+    assert_eq!(
+        sum(&scrape, "pauseplay_pauses_refused_total", &[("org", "sim")]),
+        1.0
+    );
+    assert_eq!(
+        sum(&scrape, "pauseplay_components", &[("state", "paused")]),
+        0.0
+    );
+    // At the retry the org still cannot afford it: counted again, not notified again.
+    served.pass(at(16)).await;
+    let scrape = served.scrape().await;
+    assert_eq!(
+        sum(&scrape, "pauseplay_pauses_refused_total", &[("org", "sim")]),
+        2.0
+    );
+    served.stop().await;
+    assert_eq!(hook.count("pause_refused"), 1);
+}
