@@ -11,7 +11,7 @@ use config::{Value, ValueKind};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use super::raw::{Collector, NOTIFY_KEYS, RawNotify, join_key};
+use super::raw::{Collector, NOTIFY_KEYS, RawNotify, join_key, unique_name};
 use super::secret::{self, SecretKeys, SecretSource, WEBHOOK_URL};
 use super::validate::{is_loopback, is_simple_name, non_empty};
 use crate::notify::EventKind;
@@ -228,18 +228,14 @@ fn name(
         );
         return None;
     }
-    if let Some(first) = names.get(&name) {
-        c.problem(
-            key,
-            format!(
-                "notify[{first}] is also named `{name}`; target names must be unique because \
-                 logs and metrics tell targets apart by name"
-            ),
-        );
-        return None;
-    }
-    names.insert(name.clone(), index);
-    Some(name)
+    unique_name(
+        c,
+        key,
+        ("notify", index),
+        name,
+        names,
+        "target names must be unique because logs and metrics tell targets apart by name",
+    )
 }
 
 /// The webhook URL read from `source`. Messages name the key and the source, never the URL or

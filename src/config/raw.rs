@@ -557,6 +557,27 @@ fn edit_distance(a: &str, b: &str) -> usize {
     table[at(a.len(), b.len())]
 }
 
+/// Records `name` as the name of entry `index` of the list `list` (`windows`, `notify`), or a
+/// problem naming the earlier entry that has it; `why` says why the names must be unique.
+pub(super) fn unique_name(
+    c: &mut Collector<'_>,
+    key: &str,
+    (list, index): (&str, usize),
+    name: String,
+    names: &mut HashMap<String, usize>,
+    why: &str,
+) -> Option<String> {
+    if let Some(first) = names.get(&name) {
+        c.problem(
+            key,
+            format!("{list}[{first}] is also named `{name}`; {why}"),
+        );
+        return None;
+    }
+    names.insert(name.clone(), index);
+    Some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

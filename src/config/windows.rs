@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use config::{Value, ValueKind};
 use jiff::{Timestamp, ToSpan};
 
-use super::raw::{Collector, RawWindow, WINDOW_KEYS, join_key, suggest};
+use super::raw::{Collector, RawWindow, WINDOW_KEYS, join_key, suggest, unique_name};
 use super::validate::non_empty;
 use super::window::{
     self, CronSchedule, InvalidWindow, MAX_WINDOW_LENGTH, WindowConfig, WindowWhen,
@@ -220,18 +220,15 @@ fn name(
         );
         return None;
     }
-    if let Some(first) = names.get(&name) {
-        c.problem(
-            key,
-            format!(
-                "windows[{first}] is also named `{name}`; window names must be unique because \
-                 `resume --window` and the history refer to windows by name"
-            ),
-        );
-        return None;
-    }
-    names.insert(name.clone(), index);
-    Some(name)
+    unique_name(
+        c,
+        key,
+        ("windows", index),
+        name,
+        names,
+        "window names must be unique because `resume --window` and the history refer to \
+         windows by name",
+    )
 }
 
 /// The orgs a window pauses: at least one, each configured, none twice.
