@@ -7,11 +7,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
-use config::{Value, ValueKind};
+use config::Value;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use super::raw::{Collector, NOTIFY_KEYS, RawNotify, join_key, unique_name};
+use super::raw::{
+    Collector, NOTIFY_KEYS, RawNotify, join_key, list_entry, table_list, unique_name,
+};
 use super::secret::{self, SecretKeys, SecretSource, WEBHOOK_URL};
 use super::validate::{is_loopback, is_simple_name, non_empty};
 use crate::notify::EventKind;
@@ -100,29 +102,7 @@ impl fmt::Debug for WebhookUrl {
 
 /// Every target, or `None` with each problem recorded.
 pub(super) fn build(c: &mut Collector<'_>, value: Option<Value>) -> Option<Vec<NotifyTarget>> {
-    let items = match value.map(|value| value.kind) {
-        None => return Some(Vec::new()),
-        Some(ValueKind::Array(items)) => items,
-        Some(_) => {
-            c.problem(
-                "notify",
-                "expected a list of notification targets, each a [[notify]] table (with double \
-                 brackets)",
-            );
-            return None;
-        }
-    };
-    let mut names = HashMap::new();
-    let mut targets = Vec::with_capacity(items.len());
-    let mut complete = true;
-    for (index, value) in items.into_iter().enumerate() {
-        // Every target is checked, even after a bad one, so one run lists every problem.
-        match one(c, index, value, &mut names) {
-            Some(target) => targets.push(target),
-            None => complete = false,
-        }
-    }
-    complete.then_some(targets)
+    table_list(c, "notify", value, "notification targets", one)
 }
 
 /// `notify[index]`.
@@ -132,16 +112,13 @@ fn one(
     value: Value,
     names: &mut HashMap<String, usize>,
 ) -> Option<NotifyTarget> {
-    let prefix = format!("notify[{index}]");
-    if !matches!(value.kind, ValueKind::Table(_)) {
-        c.problem(
-            &prefix,
-            "expected a table; write each target as a [[notify]] section with name, kind and a \
-             URL source",
-        );
-        return None;
-    }
-    let raw: RawNotify = c.section(&prefix, value, NOTIFY_KEYS)?;
+    let (raw, prefix): (RawNotify, String) = list_entry(
+        c,
+        ("notify", index),
+        value,
+        NOTIFY_KEYS,
+        "write each target as a [[notify]] section with name, kind and a URL source",
+    )?;
     let key = |field: &str| join_key(&prefix, field);
 
     let name = match raw.name {

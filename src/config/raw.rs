@@ -557,6 +557,59 @@ fn edit_distance(a: &str, b: &str) -> usize {
     table[at(a.len(), b.len())]
 }
 
+/// One `[[list]]` section (`windows`, `notify`): every entry is checked by `entry`, even after a
+/// bad one, so one run lists every problem; `None` when the value is not a list or any entry is
+/// bad. `what` names the entries for the message when the value is not a list ("windows").
+pub(super) fn table_list<'a, T>(
+    c: &mut Collector<'a>,
+    list: &str,
+    value: Option<Value>,
+    what: &str,
+    mut entry: impl FnMut(&mut Collector<'a>, usize, Value, &mut HashMap<String, usize>) -> Option<T>,
+) -> Option<Vec<T>> {
+    let items = match value.map(|value| value.kind) {
+        None => return Some(Vec::new()),
+        Some(ValueKind::Array(items)) => items,
+        Some(_) => {
+            c.problem(
+                list,
+                format!(
+                    "expected a list of {what}, each a [[{list}]] table (with double brackets)"
+                ),
+            );
+            return None;
+        }
+    };
+    let mut names = HashMap::new();
+    let mut entries = Vec::with_capacity(items.len());
+    let mut complete = true;
+    for (index, value) in items.into_iter().enumerate() {
+        match entry(c, index, value, &mut names) {
+            Some(checked) => entries.push(checked),
+            None => complete = false,
+        }
+    }
+    complete.then_some(entries)
+}
+
+/// Entry `index` of a `[[list]]` as its raw section, with its key prefix (`windows[0]`); a
+/// problem saying `hint` (what each entry should hold) when it is not a table.
+pub(super) fn list_entry<T: DeserializeOwned>(
+    c: &mut Collector<'_>,
+    (list, index): (&str, usize),
+    value: Value,
+    known: &[&str],
+    hint: &str,
+) -> Option<(T, String)> {
+    let prefix = format!("{list}[{index}]");
+    if !matches!(value.kind, ValueKind::Table(_)) {
+        c.problem(&prefix, format!("expected a table; {hint}"));
+        return None;
+    }
+    let raw = c.section(&prefix, value, known)?;
+    Some((raw, prefix))
+}
+
 /// Records `name` as the name of entry `index` of the list `list` (`windows`, `notify`), or a
 /// problem naming the earlier entry that has it; `why` says why the names must be unique.
 pub(super) fn unique_name(

@@ -4,10 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use config::{Value, ValueKind};
+use config::Value;
 use jiff::{Timestamp, ToSpan};
 
-use super::raw::{Collector, RawWindow, WINDOW_KEYS, join_key, suggest, unique_name};
+use super::raw::{
+    Collector, RawWindow, WINDOW_KEYS, join_key, list_entry, suggest, table_list, unique_name,
+};
 use super::validate::non_empty;
 use super::window::{
     self, CronSchedule, InvalidWindow, MAX_WINDOW_LENGTH, WindowConfig, WindowWhen,
@@ -27,28 +29,9 @@ pub(super) fn build(
     value: Option<Value>,
     org_names: &BTreeSet<String>,
 ) -> Option<Vec<WindowConfig>> {
-    let items = match value.map(|value| value.kind) {
-        None => return Some(Vec::new()),
-        Some(ValueKind::Array(items)) => items,
-        Some(_) => {
-            c.problem(
-                "windows",
-                "expected a list of windows, each a [[windows]] table (with double brackets)",
-            );
-            return None;
-        }
-    };
-    let mut names = HashMap::new();
-    let mut windows = Vec::with_capacity(items.len());
-    let mut complete = true;
-    for (index, value) in items.into_iter().enumerate() {
-        // Every window is checked, even after a bad one, so one run lists every problem.
-        match one(c, index, value, org_names, &mut names) {
-            Some(window) => windows.push(window),
-            None => complete = false,
-        }
-    }
-    complete.then_some(windows)
+    table_list(c, "windows", value, "windows", |c, index, value, names| {
+        one(c, index, value, org_names, names)
+    })
 }
 
 /// Warnings about loaded windows: starts in a DST gap or fold within a year of `now`, one-off
@@ -124,15 +107,13 @@ fn one(
     org_names: &BTreeSet<String>,
     names: &mut HashMap<String, usize>,
 ) -> Option<WindowConfig> {
-    let prefix = format!("windows[{index}]");
-    if !matches!(value.kind, ValueKind::Table(_)) {
-        c.problem(
-            &prefix,
-            "expected a table; write each window as a [[windows]] section with name, orgs and a schedule",
-        );
-        return None;
-    }
-    let raw: RawWindow = c.section(&prefix, value, WINDOW_KEYS)?;
+    let (raw, prefix): (RawWindow, String) = list_entry(
+        c,
+        ("windows", index),
+        value,
+        WINDOW_KEYS,
+        "write each window as a [[windows]] section with name, orgs and a schedule",
+    )?;
     let key = |field: &str| join_key(&prefix, field);
 
     let name = match raw.name {
