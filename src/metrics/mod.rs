@@ -144,105 +144,76 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix(PREFIX);
-        let metrics = Metrics {
-            holds_active: Family::default(),
-            components: Family::default(),
-            restores_overdue: Family::default(),
-            restores_failing: Family::default(),
-            api_usage: Family::default(),
-            api_limit: Family::default(),
-            pause_duration: Family::new_with_constructor(duration_buckets),
-            restore_duration: Family::new_with_constructor(duration_buckets),
-            missed_windows: Family::default(),
-            pauses_refused: Family::default(),
-            last_success: Family::default(),
-            notifications_delivered: Family::default(),
-            notifications_failed: Family::default(),
-            notifications_dropped: Family::default(),
-            registry: Registry::default(),
-        };
         registry.register(
             "build",
             "pauseplay's version",
             Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
-        registry.register(
-            "holds_active",
-            "Holds in force, by source (manual, window, ad_hoc)",
-            metrics.holds_active.clone(),
-        );
-        registry.register(
-            "components",
-            "Components in the journal by org, kind and state (paused, pausing, restoring, \
-             failed, conflict)",
-            metrics.components.clone(),
-        );
-        registry.register(
-            "restores_overdue",
-            "Components whose holds have all ended and that are not restored yet; above zero \
-             for minutes means restores are failing",
-            metrics.restores_overdue.clone(),
-        );
-        registry.register(
-            "restores_failing",
-            "Of the overdue restores, those whose last attempt failed",
-            metrics.restores_failing.clone(),
-        );
-        registry.register(
-            "api_usage_calls",
-            "The org's daily API calls used, from the last Sforce-Limit-Info",
-            metrics.api_usage.clone(),
-        );
-        registry.register(
-            "api_limit_calls",
-            "The org's daily API call limit, from the last Sforce-Limit-Info",
-            metrics.api_limit.clone(),
-        );
-        registry.register(
-            "pause_duration_seconds",
-            "Time a converge that paused components took (a command's includes waiting for \
-             its trigger deploy)",
-            metrics.pause_duration.clone(),
-        );
-        registry.register(
-            "restore_duration_seconds",
-            "Time a converge that restored components took",
-            metrics.restore_duration.clone(),
-        );
-        registry.register(
-            "missed_windows",
-            "Window occurrences found open with less than min_remaining left, not paused",
-            metrics.missed_windows.clone(),
-        );
-        registry.register(
-            "pauses_refused",
-            "Pauses refused because the org had too few API calls left for the pause and its \
-             restore",
-            metrics.pauses_refused.clone(),
-        );
-        registry.register(
-            "last_reconcile_success_timestamp_seconds",
-            "When the org last converged without error (a pass or a command), Unix time",
-            metrics.last_success.clone(),
-        );
-        registry.register(
-            "notifications_delivered",
-            "Notifications delivered, by target",
-            metrics.notifications_delivered.clone(),
-        );
-        registry.register(
-            "notifications_failed",
-            "Notifications given up after their retries, by target",
-            metrics.notifications_failed.clone(),
-        );
-        registry.register(
-            "notifications_dropped",
-            "Notifications dropped because the target's queue was full",
-            metrics.notifications_dropped.clone(),
-        );
+        let mut add = Registrar(&mut registry);
         Metrics {
+            holds_active: add.family(
+                "holds_active",
+                "Holds in force, by source (manual, window, ad_hoc)",
+            ),
+            components: add.family(
+                "components",
+                "Components in the journal by org, kind and state (paused, pausing, restoring, \
+                 failed, conflict)",
+            ),
+            restores_overdue: add.family(
+                "restores_overdue",
+                "Components whose holds have all ended and that are not restored yet; above zero \
+                 for minutes means restores are failing",
+            ),
+            restores_failing: add.family(
+                "restores_failing",
+                "Of the overdue restores, those whose last attempt failed",
+            ),
+            api_usage: add.family(
+                "api_usage_calls",
+                "The org's daily API calls used, from the last Sforce-Limit-Info",
+            ),
+            api_limit: add.family(
+                "api_limit_calls",
+                "The org's daily API call limit, from the last Sforce-Limit-Info",
+            ),
+            pause_duration: add.metric(
+                "pause_duration_seconds",
+                "Time a converge that paused components took (a command's includes waiting for \
+                 its trigger deploy)",
+                Family::new_with_constructor(duration_buckets),
+            ),
+            restore_duration: add.metric(
+                "restore_duration_seconds",
+                "Time a converge that restored components took",
+                Family::new_with_constructor(duration_buckets),
+            ),
+            missed_windows: add.family(
+                "missed_windows",
+                "Window occurrences found open with less than min_remaining left, not paused",
+            ),
+            pauses_refused: add.family(
+                "pauses_refused",
+                "Pauses refused because the org had too few API calls left for the pause and \
+                 its restore",
+            ),
+            last_success: add.family(
+                "last_reconcile_success_timestamp_seconds",
+                "When the org last converged without error (a pass or a command), Unix time",
+            ),
+            notifications_delivered: add.family(
+                "notifications_delivered",
+                "Notifications delivered, by target",
+            ),
+            notifications_failed: add.family(
+                "notifications_failed",
+                "Notifications given up after their retries, by target",
+            ),
+            notifications_dropped: add.family(
+                "notifications_dropped",
+                "Notifications dropped because the target's queue was full",
+            ),
             registry,
-            ..metrics
         }
     }
 
@@ -371,6 +342,26 @@ impl Metrics {
             let _ = writeln!(out, "# pauseplay could not encode its metrics: {error}");
         }
         out
+    }
+}
+
+/// Registers each metric as it is created, so a field and its registration are one expression.
+struct Registrar<'r>(&'r mut Registry);
+
+impl Registrar<'_> {
+    fn metric<M>(&mut self, name: &str, help: &str, metric: M) -> M
+    where
+        M: prometheus_client::registry::Metric + Clone,
+    {
+        self.0.register(name, help, metric.clone());
+        metric
+    }
+
+    fn family<S, M>(&mut self, name: &str, help: &str) -> Family<S, M>
+    where
+        Family<S, M>: prometheus_client::registry::Metric + Clone + Default,
+    {
+        self.metric(name, help, Family::default())
     }
 }
 
