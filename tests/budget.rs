@@ -4,41 +4,26 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use pauseplay::automation::{Scope, discover};
 use pauseplay::budget::Estimate;
 use pauseplay::config::Config;
 use pauseplay::daemon::service::{Release, Service};
-use pauseplay::engine::{EngineError, Progress, REFUSAL_RETRY};
-use pauseplay::salesforce::PollPolicy;
+use pauseplay::engine::{EngineError, REFUSAL_RETRY};
 use pauseplay::sim::{AdminAction, Scenario, SimHandle};
 use pauseplay::store::{Actor, Store};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use common::{mixed_scenario, run_cli, sim_client, start_sim, write_config_with};
+use common::{
+    at, fast_service, mixed_scenario, quiet, run_cli, sim_client, start_sim, t0, write_config_with,
+};
 
 /// Every component of the mixed org a pause switches.
 const PAUSED: u64 = 19;
 
 /// The daily allowance the tests give the org.
 const DAILY: u64 = 10_000;
-
-fn t0() -> Timestamp {
-    "2026-11-23T00:00:00Z".parse().expect("valid")
-}
-
-fn at(minutes: i64) -> Timestamp {
-    t0().checked_add(SignedDuration::from_mins(minutes))
-        .expect("in range")
-}
-
-fn quiet() -> Arc<dyn Fn(Progress) + Send + Sync> {
-    Arc::new(|_: Progress| {})
-}
 
 fn operator() -> Actor {
     Actor {
@@ -66,13 +51,7 @@ impl Daemon {
         let config = write_config_with(dir.path(), &sim, "", &format!("\n{windows}"));
         let loaded = Config::load(&config).expect("config");
         let store = Store::open(&loaded.daemon.state_dir).await.expect("store");
-        let service = Service::with_engines(loaded, store.clone(), |engine| {
-            engine.with_poll_policy(PollPolicy::doubling(
-                Duration::from_millis(1),
-                Duration::from_millis(5),
-            ))
-        })
-        .expect("service");
+        let service = fast_service(loaded, &store);
         Daemon {
             sim,
             service,

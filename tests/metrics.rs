@@ -10,9 +10,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use pauseplay::config::Config;
 use pauseplay::daemon::service::Service;
-use pauseplay::engine::Progress;
 use pauseplay::metrics::server;
-use pauseplay::salesforce::PollPolicy;
 use pauseplay::sim::{AdminAction, SimHandle};
 use pauseplay::store::Store;
 use prometheus_parse::{Scrape, Value};
@@ -23,20 +21,7 @@ use pauseplay::notify;
 use serde_json::Value as Json;
 use std::os::unix::fs::PermissionsExt as _;
 
-use common::{mixed_scenario, start_sim, write_config_with};
-
-fn t0() -> Timestamp {
-    "2026-11-23T00:00:00Z".parse().expect("valid")
-}
-
-fn at(minutes: i64) -> Timestamp {
-    t0().checked_add(SignedDuration::from_mins(minutes))
-        .expect("in range")
-}
-
-fn quiet() -> Arc<dyn Fn(Progress) + Send + Sync> {
-    Arc::new(|_: Progress| {})
-}
+use common::{at, fast_service, mixed_scenario, quiet, start_sim, t0, write_config_with};
 
 /// A service over the mixed org with one window from `at(0)` to `at(60)`, its metrics served
 /// on a loopback port; each scrape reads the state at the instant in `clock`.
@@ -95,16 +80,7 @@ impl Served {
             },
         );
         let store = Store::open(&config.daemon.state_dir).await.expect("store");
-        let service = Arc::new(
-            Service::with_engines(config, store.clone(), |engine| {
-                engine.with_poll_policy(PollPolicy::doubling(
-                    Duration::from_millis(1),
-                    Duration::from_millis(5),
-                ))
-            })
-            .expect("service")
-            .with_notifier(notifier),
-        );
+        let service = Arc::new(fast_service(config, &store).with_notifier(notifier));
         let listener = server::bind("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("bind");

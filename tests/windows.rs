@@ -8,31 +8,19 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use pauseplay::config::Config;
 use pauseplay::daemon::service::{Release, Service};
 use pauseplay::engine::Progress;
-use pauseplay::salesforce::PollPolicy;
 use pauseplay::sim::SimHandle;
 use pauseplay::store::{Actor, HoldSource, Store};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use common::{mixed_scenario, start_sim, write_config_with};
+use common::{at, fast_service, mixed_scenario, start_sim, write_config_with};
 
 /// Every component of the mixed org a pause switches.
 const PAUSED: u64 = 19;
-
-/// 2026-11-23T00:00:00Z, a Monday.
-fn t0() -> Timestamp {
-    "2026-11-23T00:00:00Z".parse().expect("valid")
-}
-
-/// `t0` plus `minutes`.
-fn at(minutes: i64) -> Timestamp {
-    t0().checked_add(SignedDuration::from_mins(minutes))
-        .expect("in range")
-}
 
 struct Daemon {
     sim: SimHandle,
@@ -55,13 +43,7 @@ impl Daemon {
         );
         let config = Config::load(&config).expect("config");
         let store = Store::open(&config.daemon.state_dir).await.expect("store");
-        let service = Service::with_engines(config, store.clone(), |engine| {
-            engine.with_poll_policy(PollPolicy::doubling(
-                Duration::from_millis(1),
-                Duration::from_millis(5),
-            ))
-        })
-        .expect("service");
+        let service = fast_service(config, &store);
         Daemon {
             sim,
             service,

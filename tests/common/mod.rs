@@ -215,3 +215,34 @@ pub fn capture_logs(level: tracing::Level) -> Logs {
     tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
     logs
 }
+
+/// 2026-11-23T00:00:00Z, a Monday: the instant the service-level tests inject as "now".
+pub fn t0() -> jiff::Timestamp {
+    "2026-11-23T00:00:00Z".parse().expect("valid")
+}
+
+/// [`t0`] plus `minutes`.
+pub fn at(minutes: i64) -> jiff::Timestamp {
+    t0().checked_add(jiff::SignedDuration::from_mins(minutes))
+        .expect("in range")
+}
+
+/// A progress callback that shows nothing.
+pub fn quiet() -> pauseplay::daemon::service::ProgressFn {
+    Arc::new(|_: pauseplay::engine::Progress| {})
+}
+
+/// The daemon's service over `config` and `store`, polling trigger deploys every few
+/// milliseconds (the simulated org finishes one in a few polls).
+pub fn fast_service(
+    config: pauseplay::config::Config,
+    store: &pauseplay::store::Store,
+) -> pauseplay::daemon::service::Service {
+    pauseplay::daemon::service::Service::with_engines(config, store.clone(), |engine| {
+        engine.with_poll_policy(pauseplay::salesforce::PollPolicy::doubling(
+            Duration::from_millis(1),
+            Duration::from_millis(5),
+        ))
+    })
+    .expect("service")
+}
