@@ -240,7 +240,7 @@ async fn auth_test_reports_the_org_and_the_run_as_user() {
     assert!(stdout.contains(&org_id), "{stdout}");
     assert!(stdout.contains("sandbox"), "{stdout}");
     assert!(stdout.contains("run-as user"), "{stdout}");
-    assert!(stdout.contains("daily requests used"), "{stdout}");
+    assert!(stdout.contains("left of 100000 today"), "{stdout}");
     assert!(!stdout.contains(sim.client_secret()));
     cli.sim.shutdown().await;
 }

@@ -7,6 +7,7 @@
 //! module owns its SOQL and the record shapes that SOQL selects; the shared rules (managed,
 //! excluded, object scope, already inactive) live in [`scope`].
 
+pub mod access;
 mod component;
 mod de;
 mod flow;

@@ -147,32 +147,103 @@ impl fmt::Display for ErrorList<'_> {
     }
 }
 
-/// What to check for each token-endpoint error, as a suffix of the message.
-fn auth_hint(error: &str, description: &str) -> &'static str {
-    let description = description.to_ascii_lowercase();
-    match error {
-        "invalid_client_id" => {
-            ": the consumer key (client_id) is not known to this org: check `client_id` and the \
-             External Client App's Consumer Key, and that the org's `url` is its My Domain"
+/// Why the token endpoint refused the grant, for the refusals whose cause is known. Each is
+/// a setting in the org or in pauseplay's configuration; none goes away by retrying soon,
+/// except a new app's that is still propagating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// `invalid_client_id`: the org knows no app with this consumer key.
+    UnknownConsumerKey,
+    /// `invalid_client`: the key is known and the secret is not its secret.
+    WrongConsumerSecret,
+    /// `invalid_grant` / "no client credentials user enabled".
+    NoRunAsUser,
+    /// `invalid_grant` / "request not supported on this domain".
+    NotMyDomain,
+    /// `unsupported_grant_type`: the app does not allow the client-credentials flow.
+    FlowNotEnabled,
+    /// `invalid_grant` / "user hasn't approved this consumer".
+    NotPreAuthorized,
+}
+
+impl TokenRefusal {
+    /// The known cause of an OAuth `error` and `error_description`, if any.
+    pub fn classify(error: &str, description: &str) -> Option<TokenRefusal> {
+        let description = description.to_ascii_lowercase();
+        match error {
+            "invalid_client_id" => Some(TokenRefusal::UnknownConsumerKey),
+            "invalid_client" => Some(TokenRefusal::WrongConsumerSecret),
+            "unsupported_grant_type" => Some(TokenRefusal::FlowNotEnabled),
+            "invalid_grant" if description.contains("no client credentials user enabled") => {
+                Some(TokenRefusal::NoRunAsUser)
+            }
+            "invalid_grant" if description.contains("request not supported on this domain") => {
+                Some(TokenRefusal::NotMyDomain)
+            }
+            "invalid_grant" if description.contains("hasn't approved this consumer") => {
+                Some(TokenRefusal::NotPreAuthorized)
+            }
+            _ => None,
         }
-        "invalid_client" => {
-            ": the consumer secret is wrong: check the org's client secret (its file, \
-             environment variable or credential) against the External Client App's Consumer \
-             Secret"
-        }
-        "invalid_grant" if description.contains("no client credentials user enabled") => {
-            ": set a Run As user in the External Client App's client-credentials policy"
-        }
-        "invalid_grant" if description.contains("request not supported on this domain") => {
-            ": set the org's `url` to its My Domain URL (https://<domain>.my.salesforce.com, \
-             or https://<domain>--<sandbox>.sandbox.my.salesforce.com for a sandbox), not \
-             login.salesforce.com or test.salesforce.com"
-        }
-        "unsupported_grant_type" => {
-            ": enable the client-credentials flow on the External Client App (Flow Enablement)"
-        }
-        _ => "",
     }
+
+    /// What it means and what to do, naming the setting to change.
+    pub fn advice(self) -> &'static str {
+        match self {
+            TokenRefusal::UnknownConsumerKey => {
+                "the org knows no External Client App with this consumer key: check the org's \
+                 `client_id` against the app's Consumer Key and that the org's `url` is this \
+                 org's My Domain; an app created or changed in the last ten minutes or so may \
+                 not have reached every Salesforce server yet, so wait and try again"
+            }
+            TokenRefusal::WrongConsumerSecret => {
+                "the consumer secret does not match the consumer key: check the org's client \
+                 secret (its file, environment variable or credential) against the External \
+                 Client App's Consumer Secret; a secret changed in the last ten minutes or so \
+                 may not have reached every Salesforce server yet"
+            }
+            TokenRefusal::NoRunAsUser => {
+                "the External Client App has no Run As user for the client-credentials flow: \
+                 in its Policies, under the client-credentials flow, set Run As to the \
+                 integration user"
+            }
+            TokenRefusal::NotMyDomain => {
+                "the token request went to a host that does not serve this grant: set the \
+                 org's `url` to its My Domain URL (https://<domain>.my.salesforce.com, or \
+                 https://<domain>--<sandbox>.sandbox.my.salesforce.com for a sandbox), not \
+                 login.salesforce.com or test.salesforce.com"
+            }
+            TokenRefusal::FlowNotEnabled => {
+                "the External Client App does not allow the client-credentials flow: in its \
+                 OAuth settings, under Flow Enablement, select Enable Client Credentials Flow, \
+                 save, and allow about ten minutes for the change to apply"
+            }
+            TokenRefusal::NotPreAuthorized => {
+                "the app only admits pre-authorized users and the Run As user is not one: in \
+                 the app's Policies, add the user's profile or permission set, or let all \
+                 users self-authorize"
+            }
+        }
+    }
+
+    /// The section of `docs/connect-an-org.md` that sets this up.
+    pub fn guide_section(self) -> &'static str {
+        match self {
+            TokenRefusal::UnknownConsumerKey | TokenRefusal::WrongConsumerSecret => {
+                "4. Read the consumer key and secret"
+            }
+            TokenRefusal::NoRunAsUser | TokenRefusal::NotPreAuthorized => "3. Set the Run As user",
+            TokenRefusal::NotMyDomain => "6. Tell pauseplay about the org",
+            TokenRefusal::FlowNotEnabled => "2. Create the External Client App",
+        }
+    }
+}
+
+/// The advice for a token-endpoint error, as a suffix of the message.
+fn auth_hint(error: &str, description: &str) -> String {
+    TokenRefusal::classify(error, description)
+        .map(|refusal| format!(": {}", refusal.advice()))
+        .unwrap_or_default()
 }
 
 const SERVER_UNAVAILABLE: &str = "SERVER_UNAVAILABLE";
@@ -652,7 +723,7 @@ mod tests {
             (
                 "invalid_client_id",
                 "client identifier invalid",
-                "consumer key (client_id)",
+                "the org knows no External Client App with this consumer key",
             ),
             (
                 "invalid_client",
@@ -672,12 +743,17 @@ mod tests {
             (
                 "unsupported_grant_type",
                 "grant type not supported",
-                "enable the client-credentials flow",
+                "select Enable Client Credentials Flow",
             ),
             (
                 "invalid_grant",
                 "authentication failure",
                 "invalid_grant: authentication failure",
+            ),
+            (
+                "invalid_grant",
+                "user hasn't approved this consumer",
+                "pre-authorized users",
             ),
         ];
         for status in [400, 401] {

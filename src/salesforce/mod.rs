@@ -37,7 +37,7 @@ pub use deploy::{
     ComponentFailure, DeployId, DeployOutcome, PollPolicy, TestFailure, TestLevel, TriggerSource,
     TriggerStatus, build_trigger_package,
 };
-pub use error::{SfError, TransportKind};
+pub use error::{SfError, TokenRefusal, TransportKind};
 pub use limits::{ApiUsage, LimitValue, Limits};
 // The backoff schedule is shared with the notification webhooks, which retry the same way.
 pub(crate) use retry::{backoff, delay_cap};

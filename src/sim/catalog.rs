@@ -1,8 +1,8 @@
 //! What each query endpoint can see: the SOQL [`Catalog`]s over the org.
 //!
-//! The standard `/query` endpoint sees `Organization`, `User`, `FlowDefinitionView` (and
-//! `EntityDefinition`, which Salesforce serves on both APIs and which is the target of
-//! `FlowDefinitionView.TriggerObjectOrEvent`). The Tooling endpoint sees the Tooling objects.
+//! The standard `/query` endpoint sees `Organization`, `User`, `UserPermissionAccess`,
+//! `FlowDefinitionView` (and `EntityDefinition`, which Salesforce serves on both APIs and
+//! which is the target of `FlowDefinitionView.TriggerObjectOrEvent`). The Tooling endpoint sees the Tooling objects.
 //! A type missing from a catalog is refused by the SOQL engine with `INVALID_TYPE`, which is
 //! how `FlowDefinitionView` on Tooling fails as it does in Salesforce.
 
@@ -60,6 +60,7 @@ pub fn rows_of(org: &Org, object: &str) -> Vec<Row> {
     match object {
         "Organization" => vec![records::organization_row(org)],
         "User" => vec![records::user_row(org)],
+        "UserPermissionAccess" => vec![records::user_permission_access_row(org)],
         "EntityDefinition" => org
             .objects
             .iter()

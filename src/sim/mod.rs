@@ -47,8 +47,8 @@ pub use faults::Faults;
 pub use freeze::{FreezeAt, FreezeMode, SeenRequest};
 pub use generate::GenerateSpec;
 pub use scenario::{
-    AuthMode, DeploySpec, FlowSpec, FlowStatus, LimitsSpec, ObjectSpec, OrgSpec, QuerySpec,
-    Scenario, TriggerSpec, TriggerStatus, ValidationRuleSpec, WorkflowRuleSpec,
+    AuthMode, DEFAULT_RUN_AS_PERMISSIONS, DeploySpec, FlowSpec, FlowStatus, LimitsSpec, ObjectSpec,
+    OrgSpec, QuerySpec, Scenario, TriggerSpec, TriggerStatus, ValidationRuleSpec, WorkflowRuleSpec,
 };
 pub use server::{SimHandle, SimServer, serve_until};
 pub use writes::WriteCount;

@@ -64,6 +64,8 @@ pub struct UserInfo {
     pub username: String,
     pub name: String,
     pub email: String,
+    /// The user permissions granted (API names without `Permissions`).
+    pub permissions: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -367,6 +369,7 @@ impl Org {
                 username: spec.run_as_username.clone(),
                 name: spec.run_as_name.clone(),
                 email,
+                permissions: spec.run_as_permissions.iter().cloned().collect(),
             },
         };
         let mut org = Org {

@@ -56,6 +56,17 @@ pub fn user_row(org: &Org) -> Row {
     ])
 }
 
+/// The Run As user's permissions: every permission the sim knows, true when the scenario
+/// grants it.
+pub fn user_permission_access_row(org: &Org) -> Row {
+    let granted = &org.info.user.permissions;
+    let mut row = row(vec![("Id", json!(EMPTY_ID))]);
+    for name in super::schema::user_permissions() {
+        row.insert(format!("Permissions{name}"), json!(granted.contains(name)));
+    }
+    row
+}
+
 pub fn entity_definition_row(object: &SObjectInfo) -> Row {
     row(vec![
         ("DurableId", json!(object.durable_id)),

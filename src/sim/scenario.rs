@@ -61,6 +61,9 @@ pub enum AuthMode {
     /// The request did not reach the org's My Domain: `invalid_grant` /
     /// `request not supported on this domain`.
     WrongDomain,
+    /// The app exists but its client-credentials flow is not enabled: `unsupported_grant_type`
+    /// / `grant type not supported`, after the key and secret were accepted.
+    FlowDisabled,
 }
 
 /// `[org]`: the organization and its External Client App.
@@ -79,6 +82,9 @@ pub struct OrgSpec {
     pub client_secret: String,
     pub run_as_username: String,
     pub run_as_name: String,
+    /// The Run As user's user permissions, by API name without `Permissions`
+    /// (`AuthorApex`); what `UserPermissionAccess` answers.
+    pub run_as_permissions: Vec<String>,
     pub auth: AuthMode,
 }
 
@@ -95,10 +101,26 @@ impl Default for OrgSpec {
             client_secret: "sim-client-secret".to_owned(),
             run_as_username: "integration@example.com.sim".to_owned(),
             run_as_name: "Integration User".to_owned(),
+            run_as_permissions: DEFAULT_RUN_AS_PERMISSIONS
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect(),
             auth: AuthMode::Ok,
         }
     }
 }
+
+/// The Run As user's permissions when a scenario names none: the permission set
+/// `docs/connect-an-org.md` tells an admin to create, on an API-only user.
+pub const DEFAULT_RUN_AS_PERMISSIONS: &[&str] = &[
+    "ApiEnabled",
+    "ApiUserOnly",
+    "AuthorApex",
+    "CustomizeApplication",
+    "ManageInteraction",
+    "ModifyMetadata",
+    "ViewSetup",
+];
 
 /// `[limits]`: the daily API request allowance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -522,6 +544,20 @@ fn validate_org(org: &OrgSpec) -> anyhow::Result<()> {
     }
     if let Some(namespace) = &org.namespace {
         check_namespace(namespace).map_err(|err| anyhow!("org.namespace: {err}"))?;
+    }
+    let mut seen = BTreeSet::new();
+    for name in &org.run_as_permissions {
+        if !super::schema::user_permissions().any(|known| known == name) {
+            bail!(
+                "org.run_as_permissions: `{name}` is not a permission the sim knows; known: {}",
+                super::schema::user_permissions()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if !seen.insert(name) {
+            bail!("org.run_as_permissions: `{name}` is listed twice");
+        }
     }
     Ok(())
 }

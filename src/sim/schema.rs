@@ -30,6 +30,38 @@ pub const USER: ObjectSchema = ObjectSchema {
     single_row_fields: &[],
 };
 
+/// The current user's effective permissions: always one row, one boolean per permission.
+/// Salesforce has hundreds of `Permissions…` fields; the sim knows the ones pauseplay's
+/// preflight reads and a few neighbours, and refuses any other with `INVALID_FIELD`, as an org
+/// refuses a permission it does not have. `Id` is queryable (Jetstream selects it) but its
+/// value is not documented; the sim answers the empty id.
+pub const USER_PERMISSION_ACCESS: ObjectSchema = ObjectSchema {
+    name: "UserPermissionAccess",
+    fields: &[
+        "Id",
+        "PermissionsApiEnabled",
+        "PermissionsApiUserOnly",
+        "PermissionsAuthorApex",
+        "PermissionsCustomizeApplication",
+        "PermissionsManageInteraction",
+        "PermissionsModifyAllData",
+        "PermissionsModifyMetadata",
+        "PermissionsViewAllData",
+        "PermissionsViewSetup",
+    ],
+    relationships: &[],
+    single_row_fields: &[],
+};
+
+/// The user permissions a scenario may grant: the API names of `UserPermissionAccess`'s
+/// `Permissions…` fields, without the prefix.
+pub fn user_permissions() -> impl Iterator<Item = &'static str> {
+    USER_PERMISSION_ACCESS
+        .fields
+        .iter()
+        .filter_map(|field| field.strip_prefix("Permissions"))
+}
+
 /// Standard object (query on `/query`, not Tooling). `Id` is not the FlowDefinition id;
 /// `DurableId` is.
 pub const FLOW_DEFINITION_VIEW: ObjectSchema = ObjectSchema {
@@ -180,6 +212,7 @@ pub const APEX_TRIGGER: ObjectSchema = ObjectSchema {
 pub const STANDARD: &[&ObjectSchema] = &[
     &ORGANIZATION,
     &USER,
+    &USER_PERMISSION_ACCESS,
     &FLOW_DEFINITION_VIEW,
     &ENTITY_DEFINITION,
 ];

@@ -102,6 +102,11 @@ fn mint(
         // [INFERRED] 400: reports disagree (400 or 401, Appendix C); clients handle both.
         return oauth_error("invalid_client", "invalid client credentials");
     }
+    if state.auth == AuthMode::FlowDisabled {
+        // [REPORTED] the error of an app whose client-credentials flow is off. Checked after
+        // the key and secret [INFERRED]: Salesforce has to find the app to know its flows.
+        return oauth_error("unsupported_grant_type", "grant type not supported");
+    }
     if state.auth == AuthMode::NoRunAsUser {
         return oauth_error("invalid_grant", "no client credentials user enabled");
     }

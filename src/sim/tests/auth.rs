@@ -213,9 +213,22 @@ async fn every_token_error() {
         "grant type not supported",
     );
 
-    for (auth, description) in [
-        ("no_run_as_user", "no client credentials user enabled"),
-        ("wrong_domain", "request not supported on this domain"),
+    for (auth, error, description) in [
+        (
+            "no_run_as_user",
+            "invalid_grant",
+            "no client credentials user enabled",
+        ),
+        (
+            "wrong_domain",
+            "invalid_grant",
+            "request not supported on this domain",
+        ),
+        (
+            "flow_disabled",
+            "unsupported_grant_type",
+            "grant type not supported",
+        ),
     ] {
         let handle = start(scenario(&format!("[org]\nauth = \"{auth}\"\n"))).await;
         let (s, h, b) = token_request(
@@ -228,8 +241,21 @@ async fn every_token_error() {
             None,
         )
         .await;
-        expect(s, &h, &b, "invalid_grant", description);
+        expect(s, &h, &b, error, description);
     }
+    // An app whose flow is off still checks its key first: Salesforce must find the app.
+    let disabled = start(scenario("[org]\nauth = \"flow_disabled\"\n")).await;
+    let (s, h, b) = token_request(
+        &disabled,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "nope"),
+            ("client_secret", disabled.client_secret()),
+        ],
+        None,
+    )
+    .await;
+    expect(s, &h, &b, "invalid_client_id", "client identifier invalid");
     let counters = handle.counters();
     assert_eq!(counters["token_rejected"], 7);
     assert!(!counters.contains_key("api_requests"));
@@ -400,4 +426,64 @@ async fn versions_and_unknown_versions() {
         nowhere.body,
         json!([{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}])
     );
+}
+
+#[tokio::test]
+async fn user_permission_access_answers_the_scenarios_permissions_and_refuses_others() {
+    let fields = "PermissionsApiEnabled, PermissionsAuthorApex, PermissionsModifyMetadata, \
+                  PermissionsModifyAllData";
+    let org = Org::mixed().await;
+    let answer = org
+        .query(&format!("SELECT {fields} FROM UserPermissionAccess"))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["totalSize"], 1);
+    let record = &answer.body["records"][0];
+    assert_eq!(record["attributes"]["type"], "UserPermissionAccess");
+    // The default Run As user holds the guide's permission set, not Modify All Data.
+    assert_eq!(record["PermissionsApiEnabled"], true);
+    assert_eq!(record["PermissionsAuthorApex"], true);
+    assert_eq!(record["PermissionsModifyMetadata"], true);
+    assert_eq!(record["PermissionsModifyAllData"], false);
+
+    let limited = Org::start(scenario(
+        "[org]\nrun_as_permissions = [\"ApiEnabled\", \"ViewSetup\"]\n",
+    ))
+    .await;
+    let answer = limited
+        .query(&format!("SELECT {fields} FROM UserPermissionAccess"))
+        .await;
+    let record = &answer.body["records"][0];
+    assert_eq!(record["PermissionsApiEnabled"], true);
+    assert_eq!(record["PermissionsAuthorApex"], false);
+    assert_eq!(record["PermissionsModifyMetadata"], false);
+
+    // A permission this org does not have is not a field, as in Salesforce.
+    let answer = limited
+        .query("SELECT PermissionsManageSandboxes FROM UserPermissionAccess")
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.error_code(), "INVALID_FIELD");
+    // A standard object: the Tooling endpoint does not serve it.
+    let answer = limited
+        .tooling_query("SELECT PermissionsApiEnabled FROM UserPermissionAccess")
+        .await;
+    assert_eq!(answer.error_code(), "INVALID_TYPE");
+}
+
+#[test]
+fn run_as_permissions_must_be_known_and_listed_once() {
+    for (text, wanted) in [
+        (
+            "[org]\nrun_as_permissions = [\"AuthorApx\"]\n",
+            "org.run_as_permissions: `AuthorApx` is not a permission the sim knows",
+        ),
+        (
+            "[org]\nrun_as_permissions = [\"ApiEnabled\", \"ApiEnabled\"]\n",
+            "org.run_as_permissions: `ApiEnabled` is listed twice",
+        ),
+    ] {
+        let error = Scenario::from_toml_str(text).expect_err(text).to_string();
+        assert!(error.contains(wanted), "{error}");
+    }
 }
