@@ -188,19 +188,26 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli, daemon_config)) {
         Ok(output) => {
             if !output.is_empty() {
-                println!("{}", output.trim_end());
+                print_output(&output);
             }
             ExitCode::SUCCESS
         }
         Err(error) => {
             // What part of the work succeeded is still the command's output.
             if let CommandError::Incomplete { output, .. } = &error {
-                println!("{}", output.trim_end());
+                print_output(output);
             }
             eprintln!("pauseplay: {}", format_error(&error));
             ExitCode::from(error.exit_code())
         }
     }
+}
+
+/// Prints a command's output. A reader that went away (`| head`) is not an error of the
+/// command: the exit code stays the command's, where `println!` would panic.
+fn print_output(output: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{}", output.trim_end());
 }
 
 async fn run(cli: Cli, daemon_config: Option<Config>) -> Result<String, CommandError> {

@@ -461,3 +461,30 @@ async fn unreadable_permissions_fail_the_preflight_and_usage_falls_back_to_the_h
     );
     assert!(!stdout.contains("mock-secret") && !stderr.contains("mock-secret"));
 }
+
+/// A reader that goes away before the report is printed (`auth-test | head -0`) leaves the
+/// exit code to the preflight, where printing would otherwise panic with exit 101.
+#[tokio::test]
+async fn a_closed_stdout_leaves_the_exit_code_alone() {
+    let sim = start_sim(mixed_scenario()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &sim, "");
+    let status = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pauseplay"))
+            .args(["--config", config.to_str().expect("utf-8")])
+            .args(["auth-test", "--org", "sim"])
+            .env_remove("PAUSEPLAY_CONFIG")
+            .env("PAUSEPLAY_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn pauseplay");
+        // Closed before the preflight has talked to the org, so its print finds no reader.
+        drop(child.stdout.take());
+        child.wait().expect("wait")
+    })
+    .await
+    .expect("joined");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    sim.shutdown().await;
+}
