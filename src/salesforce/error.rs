@@ -214,9 +214,10 @@ impl TokenRefusal {
                  login.salesforce.com or test.salesforce.com"
             }
             TokenRefusal::FlowNotEnabled => {
-                "the External Client App does not allow the client-credentials flow: in its \
-                 OAuth settings, under Flow Enablement, select Enable Client Credentials Flow, \
-                 save, and allow about ten minutes for the change to apply"
+                "the External Client App does not allow the client-credentials flow: select \
+                 Enable Client Credentials Flow both in its OAuth settings (under Flow \
+                 Enablement) and in its Policies, save, and allow about ten minutes for the \
+                 change to apply"
             }
             TokenRefusal::NotPreAuthorized => {
                 "the app only admits pre-authorized users and the Run As user is not one: in \
