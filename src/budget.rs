@@ -107,7 +107,7 @@ impl Estimate {
 
     /// Whether an org with `usage` can afford this pause and its restore.
     pub fn check(&self, usage: ApiUsage) -> Result<(), Shortfall> {
-        let remaining = usage.max.saturating_sub(usage.used);
+        let remaining = usage.remaining();
         if self.total() <= remaining {
             Ok(())
         } else {

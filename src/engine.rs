@@ -82,7 +82,7 @@ use crate::automation::{Component, Kind, Scope, discover_to_pause, read_org_info
 use crate::budget::Estimate;
 use crate::config::TriggerTestLevel;
 use crate::salesforce::{
-    ApiUsage, DeployId, DeployOutcome, OrgClient, PollPolicy, SfError, TestLevel, TriggerSource,
+    DeployId, DeployOutcome, OrgClient, PollPolicy, SfError, TestLevel, TriggerSource,
     TriggerStatus,
 };
 use crate::store::{
@@ -602,13 +602,7 @@ impl OrgEngine {
         let usage = match self.client.api_usage() {
             Some(usage) => usage,
             None => match self.client.limits().await {
-                Ok(limits) => {
-                    let daily = limits.daily_api_requests;
-                    ApiUsage {
-                        used: daily.max.saturating_sub(daily.remaining),
-                        max: daily.max,
-                    }
-                }
+                Ok(limits) => limits.daily_usage(),
                 Err(error @ SfError::RequestLimitExceeded { .. }) => {
                     return Err(self.salesforce_error("reading the API limits failed", error));
                 }

@@ -212,7 +212,7 @@ fn api_text(plan: &OrgPlan<'_>, api: PlanApi) -> String {
     }
     match api.usage {
         Some(usage) => {
-            let remaining = usage.max.saturating_sub(usage.used);
+            let remaining = usage.remaining();
             let verdict = if estimate.check(usage).is_ok() {
                 "enough"
             } else {
@@ -375,7 +375,7 @@ fn org_json<'a>(plan: &OrgPlan<'a>) -> OrgPlanJson<'a> {
                 restore_calls: estimate.restore,
                 used: api.usage.map(|usage| usage.used),
                 max: api.usage.map(|usage| usage.max),
-                remaining: api.usage.map(|usage| usage.max.saturating_sub(usage.used)),
+                remaining: api.usage.map(ApiUsage::remaining),
                 affordable: api.usage.map(|usage| estimate.check(usage).is_ok()),
             }
         }),

@@ -336,26 +336,20 @@ async fn run_as_user(client: &OrgClient, user_id: &str) -> Result<UserRow, SfErr
 /// Today's API calls from `/limits`, or from the last `Sforce-Limit-Info` header when the Run
 /// As user may not read `/limits` (it needs View Setup and Configuration).
 async fn api_usage(client: &OrgClient) -> String {
-    let (used, max, source) = match client.limits().await {
-        Ok(limits) => {
-            let daily = limits.daily_api_requests;
-            (
-                daily.max.saturating_sub(daily.remaining),
-                daily.max,
-                String::new(),
-            )
-        }
+    let (usage, source) = match client.limits().await {
+        Ok(limits) => (limits.daily_usage(), String::new()),
         Err(error) => match client.api_usage() {
             Some(usage) => (
-                usage.used,
-                usage.max,
+                usage,
                 format!(" (from Sforce-Limit-Info; /limits: {error})"),
             ),
             None => return format!("unknown (/limits: {error})"),
         },
     };
     format!(
-        "{} left of {max} today ({used} used){source}",
-        max.saturating_sub(used)
+        "{} left of {} today ({} used){source}",
+        usage.remaining(),
+        usage.max,
+        usage.used
     )
 }

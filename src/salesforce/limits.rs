@@ -9,10 +9,28 @@ pub struct ApiUsage {
     pub max: u64,
 }
 
+impl ApiUsage {
+    /// Calls left today.
+    pub fn remaining(self) -> u64 {
+        self.max.saturating_sub(self.used)
+    }
+}
+
 /// The part of `GET /limits` pauseplay reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Limits {
     pub daily_api_requests: LimitValue,
+}
+
+impl Limits {
+    /// The daily API requests in the header's terms (used of max).
+    pub fn daily_usage(&self) -> ApiUsage {
+        let daily = self.daily_api_requests;
+        ApiUsage {
+            used: daily.max.saturating_sub(daily.remaining),
+            max: daily.max,
+        }
+    }
 }
 
 /// One `/limits` entry.
