@@ -170,13 +170,7 @@ impl Granted {
 pub async fn read_permissions(client: &OrgClient) -> Result<Granted, SfError> {
     let fields: Vec<String> = Permission::ALL.iter().map(|p| p.field()).collect();
     let soql = format!("SELECT {} FROM UserPermissionAccess", fields.join(", "));
-    let rows: Vec<Map<String, Value>> = client.query(&soql).await?;
-    let row = rows.into_iter().next().ok_or_else(|| SfError::Decode {
-        org: client.org().to_owned(),
-        path: "query UserPermissionAccess".to_owned(),
-        expected: "one UserPermissionAccess record".to_owned(),
-        detail: "the query returned no row".to_owned(),
-    })?;
+    let row: Map<String, Value> = client.query_one(&soql, "UserPermissionAccess").await?;
     // Tolerant: a permission that is absent or null is not granted.
     Ok(Granted(
         Permission::ALL

@@ -30,13 +30,7 @@ const ORGANIZATION_QUERY: &str =
 
 /// Reads the `Organization` record (standard `/query`).
 pub async fn read_org_info(client: &OrgClient) -> Result<OrgInfo, SfError> {
-    let rows: Vec<OrganizationRow> = client.query(ORGANIZATION_QUERY).await?;
-    let row = rows.into_iter().next().ok_or_else(|| SfError::Decode {
-        org: client.org().to_owned(),
-        path: "query Organization".to_owned(),
-        expected: "one Organization record".to_owned(),
-        detail: "the query returned no row".to_owned(),
-    })?;
+    let row: OrganizationRow = client.query_one(ORGANIZATION_QUERY, "Organization").await?;
     Ok(OrgInfo {
         id: row.id,
         name: row.name.unwrap_or_default(),

@@ -14,7 +14,7 @@ use super::{CommandError, client_for, load_config, select_orgs};
 use crate::automation::access::{self, Granted, Need, Permission};
 use crate::automation::{Kind, OrgInfo, read_org_info};
 use crate::config::OrgConfig;
-use crate::salesforce::{Identity, OrgClient, SfError, TokenRefusal, VersionInfo};
+use crate::salesforce::{Identity, OrgClient, SfError, VersionInfo};
 
 /// The setup guide, named in every piece of advice.
 const GUIDE: &str = "docs/connect-an-org.md";
@@ -40,10 +40,15 @@ struct UserRow {
 /// Everything the preflight read from the org.
 struct Preflight {
     identity: Identity,
-    versions: Vec<VersionInfo>,
-    /// What was read through the configured API version: nothing when the org does not serve
-    /// it, since every such call would fail.
-    org: Option<OrgChecks>,
+    reached: Reached,
+}
+
+/// How far the preflight got once it had a token.
+enum Reached {
+    /// The org does not serve the configured API version (these are the ones it serves), so
+    /// nothing was read through it: every such call would fail.
+    VersionNotServed(Vec<VersionInfo>),
+    Org(Box<OrgChecks>),
 }
 
 struct OrgChecks {
@@ -82,15 +87,7 @@ async fn read(org: &OrgConfig, client: &OrgClient) -> Result<Preflight, CommandE
     let identity = client.identity().await.map_err(|error| {
         // A refusal with a known cause gets its advice (in the error's message) and the
         // guide's section, with no chain to read through.
-        let refusal = match &error {
-            SfError::Auth {
-                error: code,
-                description,
-                ..
-            } => TokenRefusal::classify(code, description),
-            _ => None,
-        };
-        CommandError::Failed(match refusal {
+        CommandError::Failed(match error.token_refusal() {
             Some(refusal) => anyhow!(
                 "{error}\n  setting it up: {GUIDE}, section \"{}\"",
                 refusal.guide_section()
@@ -107,8 +104,7 @@ async fn read(org: &OrgConfig, client: &OrgClient) -> Result<Preflight, CommandE
     if !versions.iter().any(|v| v.version == wanted) {
         return Ok(Preflight {
             identity,
-            versions,
-            org: None,
+            reached: Reached::VersionNotServed(versions),
         });
     }
     let (info, user, granted) = tokio::join!(
@@ -123,13 +119,12 @@ async fn read(org: &OrgConfig, client: &OrgClient) -> Result<Preflight, CommandE
     let usage = api_usage(client).await;
     Ok(Preflight {
         identity,
-        versions,
-        org: Some(OrgChecks {
+        reached: Reached::Org(Box::new(OrgChecks {
             info,
             user,
             usage,
             granted,
-        }),
+        })),
     })
 }
 
@@ -147,24 +142,23 @@ fn render(org: &OrgConfig, preflight: &Preflight) -> (String, Vec<String>) {
     let _ = writeln!(out, "  instance      {}", identity.instance_url);
     let _ = writeln!(out, "  org id        {}", identity.org_id);
     let wanted = org.api_version.to_string();
-    let Some(checks) = &preflight.org else {
-        let available: Vec<&str> = preflight
-            .versions
-            .iter()
-            .map(|v| v.version.as_str())
-            .collect();
-        let _ = writeln!(
-            out,
-            "  API version   {wanted}: NOT served by the org (it serves {})",
-            available.join(", ")
-        );
-        problems.push(format!(
-            "the org does not serve API version {wanted}, so nothing else could be checked; set \
-             `api_version` in orgs.{} to one it serves (the newest is {})",
-            org.name,
-            available.last().copied().unwrap_or("none")
-        ));
-        return (out, problems);
+    let checks = match &preflight.reached {
+        Reached::Org(checks) => &**checks,
+        Reached::VersionNotServed(versions) => {
+            let available: Vec<&str> = versions.iter().map(|v| v.version.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "  API version   {wanted}: NOT served by the org (it serves {})",
+                available.join(", ")
+            );
+            problems.push(format!(
+                "the org does not serve API version {wanted}, so nothing else could be \
+                 checked; set `api_version` in orgs.{} to one it serves (the newest is {})",
+                org.name,
+                available.last().copied().unwrap_or("none")
+            ));
+            return (out, problems);
+        }
     };
     let OrgChecks {
         info,

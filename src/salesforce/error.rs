@@ -316,6 +316,16 @@ impl SfError {
         }
     }
 
+    /// The known cause of a refused token request, if this is one.
+    pub fn token_refusal(&self) -> Option<TokenRefusal> {
+        match self {
+            SfError::Auth {
+                error, description, ..
+            } => TokenRefusal::classify(error, description),
+            _ => None,
+        }
+    }
+
     /// The Salesforce error code: the first `errorCode` of an API error, the OAuth `error` of
     /// a token error, or the code implied by the typed variants.
     pub fn error_code(&self) -> Option<&str> {

@@ -17,6 +17,23 @@ impl OrgClient {
         self.query_all(self.data_path("/query"), soql).await
     }
 
+    /// Runs `soql` on `/query` against an object that always has exactly one row for the
+    /// caller (`Organization`, `UserPermissionAccess`) and returns that row; no row at all is
+    /// a decode error naming `object`.
+    pub async fn query_one<T: DeserializeOwned>(
+        &self,
+        soql: &str,
+        object: &str,
+    ) -> Result<T, SfError> {
+        let rows: Vec<T> = self.query(soql).await?;
+        rows.into_iter().next().ok_or_else(|| SfError::Decode {
+            org: self.org().to_owned(),
+            path: format!("query {object}"),
+            expected: format!("one {object} record"),
+            detail: "the query returned no row".to_owned(),
+        })
+    }
+
     /// Runs `soql` on the Tooling `/tooling/query` endpoint and returns every record of every
     /// page. Selecting `Metadata` or `FullName` on more than one row fails with
     /// [`SfError::MetadataOneRow`].
