@@ -488,3 +488,28 @@ async fn a_closed_stdout_leaves_the_exit_code_alone() {
     assert_eq!(status.code(), Some(0), "{status:?}");
     sim.shutdown().await;
 }
+
+/// A refusal whose cause pauseplay does not know is reported as Salesforce gave it, with the
+/// org and its URL, and no guide section it cannot vouch for.
+#[tokio::test]
+async fn an_unknown_token_refusal_is_shown_as_is_without_a_guide_section() {
+    let mock = Mock::start(|_, _| {
+        Reply::json(
+            400,
+            json!({ "error": "invalid_grant", "error_description": "authentication failure" }),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = mock_config(&dir, &mock.url);
+    let (code, stdout, stderr) = auth_test(&config).await;
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("invalid_grant: authentication failure"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("auth-test of org `sim`"), "{stderr}");
+    assert!(!stderr.contains("section \""), "{stderr}");
+    assert_eq!(mock.count("/services/oauth2/token"), 1, "not retried");
+    assert!(stdout.is_empty(), "{stdout}");
+}
